@@ -1,0 +1,25 @@
+"""Errors of the SPL layer. Each names what was wrong and where (macro, command, character offset)."""
+from __future__ import annotations
+
+from typing import Optional
+
+
+class SplError(Exception):
+    """A search that cannot run: syntax error, unknown macro, bad arguments, runtime failure."""
+
+    def __init__(self, message: str, position: Optional[int] = None):
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+    def __str__(self) -> str:
+        if self.position is None:
+            return self.message
+        return f"{self.message} (at character {self.position} of the expanded search)"
+
+
+class Unsupported(SplError):
+    """Valid SPL that the local runner does not implement; never silently approximated."""
+
+    def __init__(self, what: str, position: Optional[int] = None):
+        super().__init__(f"unsupported in local runs: {what}", position)
