@@ -354,7 +354,7 @@ def run_streaming_command(argv: list[str], args: list[str], fields: list[str],
     out_index: dict[str, int] = {}
     out_rows: list[list[Value]] = []
     records_in = 0
-    proc = ChunkedProcess(argv, cwd=cwd or dispatch_dir, env=env)
+    proc = ChunkedProcess(argv, cwd=cwd, env=env)
     deadline = time.monotonic() + timeout
     watchdog = threading.Timer(timeout, proc.proc.kill)
     watchdog.daemon = True
