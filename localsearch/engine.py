@@ -398,9 +398,18 @@ class SearchEngine:
                 new_type = "VARCHAR[]"
             existing = next((c for c in cols if c.name == ef), None)
             if existing is not None and cmd.mode == "OUTPUTNEW":
-                if existing.is_list or new_type != "VARCHAR":
-                    raise Unsupported("lookup OUTPUTNEW onto a multivalue field", cmd.pos)
-                new_sql = f"COALESCE({text_of(existing.sql, existing.type)}, {new_sql})"
+                # OUTPUTNEW only fills results where the field has no value
+                if existing.is_list:
+                    old = f"list_transform({existing.sql}, lambda v: {text_of('v', existing.type[:-2])})"
+                    has = f"({existing.sql} IS NOT NULL AND len({existing.sql}) > 0)"
+                else:
+                    old = text_of(existing.sql, existing.type)
+                    has = f"({existing.sql} IS NOT NULL)"
+                if new_type == "VARCHAR" and existing.is_list:
+                    new_sql, new_type = f"[{new_sql}]", "VARCHAR[]"
+                if new_type == "VARCHAR[]" and not existing.is_list:
+                    old = f"[{old}]"
+                new_sql = f"(CASE WHEN {has} THEN {old} ELSE {new_sql} END)"
             cols = [c for c in cols if c.name != ef] + [Col(ef, new_sql, new_type)]
         return self.materialize(joined, [(c.name, c.sql) for c in cols])
 
