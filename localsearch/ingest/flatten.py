@@ -1,0 +1,129 @@
+"""Turn one Windows event (XML element, Winlogbeat JSON) into the flat shape the SQL path reads (pure).
+
+Flat shape = OTRF/Mordor style: one JSON object per event, EventData fields at top level, System fields
+under the names Splunk extracts from XmlWinEventLog: Name and Guid (Provider), EventID, Version, Level,
+Task, Opcode, Keywords, SystemTime (TimeCreated), EventRecordID, ActivityID (Correlation), ProcessID and
+ThreadID (Execution), Channel, Computer, UserID (Security). Empty elements are left out (Splunk extracts no
+field from them); values are strings.
+"""
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from typing import Any, Dict, Optional
+
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+_SYSTEM_ATTRS = {
+    "Provider": {"Name": "Name", "Guid": "Guid"},
+    "TimeCreated": {"SystemTime": "SystemTime"},
+    "Correlation": {"ActivityID": "ActivityID"},
+    "Execution": {"ProcessID": "ProcessID", "ThreadID": "ThreadID"},
+    "Security": {"UserID": "UserID"},
+}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _put(out: Dict[str, str], key: str, value: Optional[str]) -> None:
+    if value is None or value == "":
+        return
+    if key in out:          # repeated name (unnamed <Data> elements): multivalue, newline-joined
+        out[key] = out[key] + "\n" + value
+    else:
+        out[key] = value
+
+
+def xml_event_to_flat(root: ET.Element, brace_guids: bool = False) -> Dict[str, str]:
+    """<Event> element -> flat dict. brace_guids: the EVTX renderer prints GUID values without the braces
+    Windows (and Splunk's XmlWinEventLog) show; put them back."""
+    if _local(root.tag) != "Event":
+        raise ValueError(f"root element is <{_local(root.tag)}>, not <Event>")
+    out: Dict[str, str] = {}
+    for part in root:
+        kind = _local(part.tag)
+        if kind == "System":
+            for el in part:
+                name = _local(el.tag)
+                attrs = _SYSTEM_ATTRS.get(name)
+                if attrs is not None:
+                    for a, key in attrs.items():
+                        _put(out, key, el.get(a))
+                else:
+                    _put(out, name, (el.text or "").strip())
+        elif kind == "EventData":
+            for el in part:
+                name = el.get("Name") or _local(el.tag)
+                _put(out, name, el.text)
+        elif kind == "UserData":
+            for el in part.iter():
+                if len(el) == 0 and el is not part:
+                    _put(out, _local(el.tag), el.text)
+        elif kind == "RenderingInfo":
+            for el in part:
+                if _local(el.tag) == "Message":
+                    _put(out, "Message", el.text)
+    if "EventID" not in out:
+        raise ValueError("no System/EventID")
+    if brace_guids:
+        for k, v in out.items():
+            if _GUID.fullmatch(v):
+                out[k] = "{" + v + "}"
+    return out
+
+
+def _text(v: Any) -> Optional[str]:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)
+
+
+_WINLOG_KEYS = {
+    "event_id": "EventID", "channel": "Channel", "computer_name": "Computer", "record_id": "EventRecordID",
+    "provider_name": "Name", "provider_guid": "Guid", "version": "Version", "task": "Task",
+    "opcode": "Opcode", "activity_id": "ActivityID",
+}
+
+
+def is_winlogbeat(d: Dict[str, Any]) -> bool:
+    return isinstance(d.get("winlog"), dict)
+
+
+def winlogbeat_to_flat(d: Dict[str, Any]) -> Dict[str, str]:
+    """Winlogbeat/ECS event -> flat dict: winlog.event_data.* at top level, winlog System fields under
+    Splunk names, @timestamp (the event time) kept, `message` as Message. The ECS envelope (agent, ecs,
+    host, event, log, process, user objects Winlogbeat derives from the same event) is not kept."""
+    w = d["winlog"]
+    out: Dict[str, str] = {}
+    for k, v in (w.get("event_data") or {}).items():
+        _put(out, k, _text(v))
+    for k, v in (w.get("user_data") or {}).items():
+        _put(out, k, _text(v))
+    for k, name in _WINLOG_KEYS.items():
+        _put(out, name, _text(w.get(k)))
+    proc = w.get("process") or {}
+    _put(out, "ProcessID", _text(proc.get("pid")))
+    _put(out, "ThreadID", _text((proc.get("thread") or {}).get("id")))
+    _put(out, "UserID", _text((w.get("user") or {}).get("identifier")))
+    _put(out, "@timestamp", _text(d.get("@timestamp")))
+    _put(out, "Message", _text(d.get("message")))
+    if "EventID" not in out:
+        raise ValueError("Winlogbeat event without winlog.event_id")
+    return out
+
+
+def json_to_flat(d: Any) -> Dict[str, str]:
+    """One parsed JSON record -> flat dict (OTRF records pass through with values as text)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"record is a JSON {type(d).__name__}, not an object")
+    if not d:
+        raise ValueError("record is an empty JSON object")
+    if is_winlogbeat(d):
+        return winlogbeat_to_flat(d)
+    return {k: t for k, t in ((k, _text(v)) for k, v in d.items()) if t is not None}

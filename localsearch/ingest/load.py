@@ -1,0 +1,343 @@
+"""load_events: read Windows event files into DuckDB as `events` (view) and `processes` (table).
+
+How it works (one mapping path for every format):
+1. Inputs are discovered and their format detected from content (detect.py).
+2. JSON lines in the OTRF/Mordor flat shape are read by DuckDB where they are. EVTX, XmlWinEventLog text,
+   Winlogbeat JSON and JSON files with unreadable records are read in Python (readers.py) and staged as
+   flat NDJSON in a temporary folder (removed when the process exits); unreadable records are reported
+   in LoadReport.skipped with file and record number.
+3. One multi-threaded DuckDB scan per group of files collects the field names present (with counts),
+   the number of events, and the process-creation records (Sysmon 1 / Security 4688).
+4. `processes` (CIM Endpoint.Processes) is built from those records by the SQL mapping in cim.py.
+5. `events` is a VIEW over the NDJSON files (DuckDB read_json with the discovered columns, all VARCHAR),
+   plus `_time`, host/source/sourcetype/index, the System-field names Splunk uses (Computer, EventCode,
+   EventRecordID) and, on process-creation rows, the CIM aliases (same SQL mapping). A view keeps memory
+   flat whatever the input size: each query streams the files again (only the columns it uses are
+   parsed). The files must stay in place while the connection is used.
+
+Case-sensitive field names: a raw field whose spelling differs only in case from a more frequent one
+(OTRF has both `ProcessId` and `ProcessID`, `TargetProcessGuid` and `TargetProcessGUID`) gets its own
+column (`ProcessID#2`); its values are taken in the same scan by record position (a small side table).
+LoadReport.columns gives every Splunk field name's SQL identifier.
+
+Raw fields named like Splunk default fields (OTRF's `host` is the collector host) are renamed
+`extracted_<name>`, as Splunk does with search-time fields that collide with default fields.
+
+Progress: `progress(bytes_done, bytes_total)` is called after each file or group of files is read and
+from time to time inside long Python reads; bytes are input file sizes, so the CLI can draw a bar.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import duckdb
+
+from . import readers
+from .cim import EVENT_ALIASES, PROCESS_FIELDS, RAW_FIELDS_USED, Mapping
+from .columns import assign_columns, quote_ident
+from .detect import EVTX, JSONL, XML, discover
+from .model import FileReport, LoadError, LoadReport, Skipped
+
+Progress = Callable[[int, int], None]
+
+# Raw fields named like Splunk default fields are renamed extracted_<name>.
+DEFAULT_FIELDS = ("host", "source", "sourcetype", "index", "_time", "_raw", "linecount", "splunk_server")
+# Names the ingest layer adds to every event (Splunk System-field names; coalesced with OTRF names).
+SYSTEM_ALIASES = {"Computer": "Hostname", "EventCode": "EventID", "EventRecordID": "RecordNumber"}
+# A loose text pre-filter for process-creation records; cim.Mapping.is_process() decides exactly.
+PROC_RE = r'"EventID"\s*:\s*"?(1|4688)"?\s*[,}]'
+WINLOGBEAT_REASON = "Winlogbeat records"
+GROUP_BYTES = 1 << 30
+GROUP_FILES = 256
+
+
+@dataclass
+class _Unit:
+    """One NDJSON file the SQL path reads (an input file or a staged one)."""
+
+    sql_path: Path
+    report: FileReport
+    size: int
+    keys: Counter = field(default_factory=Counter)
+    events: int = 0
+    procs: List[str] = field(default_factory=list)
+    needs_python: str = ""      # why the file must be re-read in Python (empty: SQL path is fine)
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _path_list(units: Sequence[_Unit]) -> str:
+    return "[" + ", ".join(_lit(str(u.sql_path)) for u in units) + "]"
+
+
+def _groups(units: List[_Unit]) -> List[List[_Unit]]:
+    out: List[List[_Unit]] = []
+    cur: List[_Unit] = []
+    size = 0
+    for u in units:
+        if cur and (size + u.size > GROUP_BYTES or len(cur) >= GROUP_FILES):
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(u)
+        size += u.size
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _scan(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> None:
+    """Pass 1 over a group of NDJSON files: field names, event counts, process-creation records."""
+    by_name = {str(u.sql_path): u for u in units}
+    rows = con.execute(
+        f"""SELECT filename, any_value(k) AS keys, count(*) AS n,
+                   list(json) FILTER (WHERE regexp_matches(json, {_lit(PROC_RE)})) AS procs
+            FROM (SELECT filename, json, json_keys(json) AS k
+                  FROM read_ndjson_objects({_path_list(units)}, filename = true))
+            GROUP BY filename, hash(k)"""
+    ).fetchall()
+    for fname, keys, n, procs in rows:
+        u = by_name[fname]
+        if not keys:
+            u.needs_python = "records that are not JSON objects (or empty objects)"
+        elif "winlog" in keys:
+            u.needs_python = WINLOGBEAT_REASON
+        for k in keys:
+            u.keys[k] += n
+        u.events += n
+        u.procs.extend(procs or [])
+
+
+def _scan_all(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> None:
+    """Pass 1 in groups; a group that fails (malformed JSON) is scanned file by file to find the culprit."""
+    for group in _groups(units):
+        try:
+            _scan(con, group)
+        except duckdb.Error:
+            for u in group:
+                u.keys.clear()
+                u.events = 0
+                u.procs = []
+                try:
+                    _scan(con, [u])
+                except duckdb.Error as exc:
+                    u.needs_python = f"unreadable by the SQL path ({str(exc).splitlines()[0]})"
+
+
+class _Stager:
+    def __init__(self, root: Path, report: LoadReport, tick: Callable[[int], None]) -> None:
+        self.root = root
+        self.report = report
+        self.tick = tick
+        self.n = 0
+
+    def stage(self, src: Path, fmt: str, freport: FileReport) -> Path:
+        self.n += 1
+        dst = self.root / f"{self.n:05d}.ndjson"
+
+        def skip(rec: int, reason: str) -> None:
+            freport.records_skipped += 1
+            self.report.skipped.append(Skipped(src, rec, reason))
+
+        reader = {EVTX: readers.stage_evtx, XML: readers.stage_xml_lines, JSONL: readers.stage_json_lines}[fmt]
+        with open(dst, "w", encoding="utf-8") as out:
+            try:
+                reader(src, out, skip, self.tick)
+            except ValueError as exc:
+                raise LoadError(src, str(exc)) from exc
+        return dst
+
+
+def _variant_tables(con: duckdb.DuckDBPyConnection, groups: List[List[_Unit]],
+                    variants: List[str], cols: Dict[str, str]) -> List[Optional[str]]:
+    """For raw fields whose column is not their own name (case variants), a side table per group:
+    (ord, <columns>) for the records that carry one of them, matched to read_json rows by position."""
+    out: List[Optional[str]] = []
+    for gi, group in enumerate(groups):
+        present = [k for k in variants if any(k in u.keys for u in group)]
+        if not present:
+            out.append(None)
+            continue
+        name = f"_ls_variants_{gi}"
+        paths = "[" + ", ".join(_lit("$." + json.dumps(k)) for k in present) + "]"
+        cond = " OR ".join(f"contains(json, {_lit(json.dumps(k))})" for k in present)
+        sel = ", ".join(f"x[{i + 1}] AS {quote_ident(cols[k])}" for i, k in enumerate(present))
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {name} AS
+                SELECT ord, {sel} FROM (
+                  SELECT ordinality AS ord, json_extract_string(json, {paths}) AS x
+                  FROM read_ndjson_objects({_path_list(group)}) WITH ORDINALITY
+                  WHERE {cond})"""
+        )
+        out.append(name)
+    return out
+
+
+def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
+                progress: Optional[Progress] = None) -> LoadReport:
+    """Read event files/folders into `con`: view `events`, table `processes`. See the module docstring."""
+    report = LoadReport()
+    found, ignored = discover([Path(p) for p in paths])
+    for p, why in ignored:
+        report.files.append(FileReport(p, "ignored", note=why))
+    if not found:
+        raise LoadError(Path(paths[0]) if paths else Path("."), "no event files found")
+
+    total = sum(p.stat().st_size for p, _ in found)
+    done = 0
+
+    def emit(extra: int = 0) -> None:
+        if progress is not None:
+            progress(min(done + extra, total), total)
+
+    staging = Path(tempfile.mkdtemp(prefix="localsearch-"))
+    atexit.register(shutil.rmtree, staging, True)
+    report.staging_dir = staging
+    stager = _Stager(staging, report, emit)
+
+    units: List[_Unit] = []
+    for path, fmt in found:
+        size = path.stat().st_size
+        fr = FileReport(path, fmt)
+        report.files.append(fr)
+        if fmt == JSONL:
+            units.append(_Unit(path, fr, size))
+        else:
+            units.append(_Unit(stager.stage(path, fmt, fr), fr, size))
+            done += size
+            emit()
+
+    # Pass 1; JSON files the SQL path cannot take as they are are re-read in Python and scanned again.
+    for group in _groups(units):
+        _scan_all(con, group)
+        done += sum(u.size for u in group if u.report.format == JSONL)
+        emit()
+    for u in units:
+        if u.needs_python and u.report.format == JSONL and u.sql_path == u.report.path:
+            if u.needs_python == WINLOGBEAT_REASON:
+                u.report.format = "jsonl-winlogbeat"
+            u.keys.clear()
+            u.events = 0
+            u.procs = []
+            u.needs_python = ""
+            u.sql_path = stager.stage(u.report.path, JSONL, u.report)
+            _scan_all(con, [u])
+        if u.needs_python:
+            raise LoadError(u.report.path, u.needs_python)
+        u.report.events_read = u.events
+    _build(con, units, report)
+    emit()
+    return report
+
+
+def _build(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadReport) -> None:
+    raw_counts: Counter = Counter()
+    for u in units:
+        raw_counts.update(u.keys)
+    # Splunk field name of each raw key
+    field_of = {k: (f"extracted_{k}" if k in DEFAULT_FIELDS else k) for k in raw_counts}
+    field_counts = {field_of[k]: c for k, c in raw_counts.items()}
+    derived = list(SYSTEM_ALIASES) + ["_time", "host", "source", "sourcetype", "index"] + EVENT_ALIASES
+    cols = assign_columns(field_counts, derived, prefer=RAW_FIELDS_USED)
+    derived_set = set(derived)
+    variants = [k for k in raw_counts if cols[field_of[k]] != field_of[k]]
+    plain = [k for k in raw_counts if k not in variants]
+
+    groups = _groups(units)
+    vtables = _variant_tables(con, groups, variants, {k: cols[field_of[k]] for k in variants})
+
+    # events view: one SELECT per group, UNION ALL
+    def resolver_for(has_variants: bool) -> Callable[[str], Optional[str]]:
+        def col(name: str) -> Optional[str]:
+            if name in SYSTEM_ALIASES:
+                alt = SYSTEM_ALIASES[name]
+                parts = [e for e in (_raw_ref(name), _raw_ref(alt)) if e is not None]
+                return f"coalesce({', '.join(parts)})" if len(parts) > 1 else (parts[0] if parts else None)
+            return _raw_ref(name)
+
+        def _raw_ref(name: str) -> Optional[str]:
+            if name not in raw_counts:
+                return None
+            if name in variants:
+                return f"v.{quote_ident(cols[field_of[name]])}" if has_variants else "CAST(NULL AS VARCHAR)"
+            return f"r.{quote_ident(name)}"
+        return col
+
+    columns_struct = "{" + ", ".join(f"{_lit(k)}: 'VARCHAR'" for k in sorted(plain)) + "}"
+    selects = []
+    for group, vt in zip(groups, vtables):
+        col = resolver_for(vt is not None)
+        m = Mapping(col)
+        items: List[Tuple[str, str]] = []
+        for k in sorted(raw_counts, key=lambda x: cols[field_of[x]]):
+            if field_of[k] in derived_set:
+                continue        # same field as a derived one, which coalesces the raw value
+            items.append((cols[field_of[k]], col(k)))
+        for name in SYSTEM_ALIASES:
+            e = col(name)
+            items.append((cols[name], e if e is not None else "CAST(NULL AS VARCHAR)"))
+        for name, e in m.defaults().items():
+            items.append((cols[name], e))
+        for name, e in m.cim().items():
+            raw = col(name) if name in raw_counts else None
+            items.append((cols[name], f"coalesce({e}, {raw})" if raw else e))
+        sel = ",\n  ".join(f"{e} AS {quote_ident(c)}" for c, e in items)
+        src = (f"read_json({_path_list(group)}, format = 'newline_delimited', records = true, "
+               f"columns = {columns_struct}) WITH ORDINALITY AS r")
+        if vt is not None:
+            src += f" LEFT JOIN {vt} AS v ON v.ord = r.ordinality"
+        selects.append(f"SELECT\n  {sel}\nFROM {src}")
+    con.execute("CREATE OR REPLACE VIEW events AS\n" + "\nUNION ALL\n".join(selects))
+
+    ev_cols: Dict[str, str] = {}
+    for k in raw_counts:
+        f = field_of[k]
+        if f not in derived_set:
+            ev_cols[f] = quote_ident(cols[f])
+    for name in list(SYSTEM_ALIASES) + ["_time", "host", "source", "sourcetype", "index"] + EVENT_ALIASES:
+        ev_cols[name] = quote_ident(cols[name])
+
+    # processes table from the process-creation records of pass 1
+    procs = [j for u in units for j in u.procs]
+    con.execute("CREATE OR REPLACE TEMP TABLE _ls_proc_json (json VARCHAR)")
+    if procs:
+        con.executemany("INSERT INTO _ls_proc_json VALUES (?)", [(j,) for j in procs])
+    needed = sorted(set(RAW_FIELDS_USED) | set(SYSTEM_ALIASES) | set(SYSTEM_ALIASES.values()))
+
+    def pcol(name: str) -> Optional[str]:
+        if name in SYSTEM_ALIASES:
+            return f"coalesce(p.{quote_ident(name)}, p.{quote_ident(SYSTEM_ALIASES[name])})"
+        return f"p.{quote_ident(name)}"
+
+    pm = Mapping(pcol)
+    extract = ", ".join(f"json_extract_string(json, {_lit('$.' + json.dumps(k))}) AS {quote_ident(k)}"
+                        for k in needed)
+    pcim = pm.cim()
+    pdef = pm.defaults()
+    psel = [f"{pdef['_time']} AS \"_time\""]
+    for name in PROCESS_FIELDS:
+        e = pcim.get(name) or pdef[name]
+        psel.append(f"CAST({e} AS VARCHAR) AS {quote_ident(name)}")
+    con.execute(
+        f"""CREATE OR REPLACE TABLE processes AS
+            SELECT {', '.join(psel)}
+            FROM (SELECT {extract} FROM _ls_proc_json) AS p
+            WHERE {pm.is_process()}
+            ORDER BY "_time" """
+    )
+    con.execute("DROP TABLE _ls_proc_json")
+
+    report.events = sum(u.events for u in units)
+    report.processes = con.execute("SELECT count(*) FROM processes").fetchone()[0]
+    report.columns = {
+        "events": ev_cols,
+        "processes": {"_time": '"_time"', **{f: quote_ident(f) for f in PROCESS_FIELDS}},
+    }

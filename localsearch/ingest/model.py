@@ -1,0 +1,50 @@
+"""Result and error types of the ingest layer."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+
+class LoadError(Exception):
+    """A whole input cannot be used (missing, empty, unknown format). The message names the file."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """One record that could not be read. record_number is 1-based: the line number for text formats
+    (JSON lines, XmlWinEventLog text), the record's position in the file for EVTX."""
+
+    path: Path
+    record_number: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: record {self.record_number}: {self.reason}"
+
+
+@dataclass
+class FileReport:
+    path: Path
+    format: str            # "evtx", "xmlwineventlog", "jsonl" (OTRF flat), "jsonl-winlogbeat", "ignored"
+    events_read: int = 0
+    records_skipped: int = 0
+    note: str = ""         # why a file found while walking a folder was ignored
+
+
+@dataclass
+class LoadReport:
+    files: List[FileReport] = field(default_factory=list)
+    events: int = 0                    # rows in `events`
+    processes: int = 0                 # rows in `processes`
+    skipped: List[Skipped] = field(default_factory=list)
+    # per table: Splunk field name -> quoted SQL column identifier (case-sensitive Splunk names on a
+    # case-insensitive SQL engine: "User" -> '"User"', "user" -> '"user#2"').
+    columns: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    # where the `events` view reads from (originals and staged NDJSON files); see load.py
+    staging_dir: Optional[Path] = None
