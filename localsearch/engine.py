@@ -218,7 +218,7 @@ class SearchEngine:
         self._warn_missing(missing, "the loaded events")
         time_col = next((c for c in cols if c.name == "_time"), None)
         where = f"({pred}) AND {self._time_filter(time_col.sql if time_col else None)}"
-        order = f"{time_col.sql} DESC, rowid" if time_col else "rowid"
+        order = f"{time_col.sql} DESC" if time_col else "1"
         return self.materialize("events", [(c.name, c.sql) for c in cols], where, order)
 
     def tstats(self, cmd: TstatsCmd) -> Frame:

@@ -1,0 +1,133 @@
+"""Rendering of results (table, CSV, JSON lines) and of the run summary.
+
+Results go to stdout only; everything else (summary, warnings, progress) goes to stderr, so
+`--format jsonl` output is exactly one JSON object per result. Multivalue values are JSON arrays in JSON
+lines and newline-joined in CSV and the table (as Splunk's CSV export writes them).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from datetime import datetime, timezone
+from typing import IO, List, Optional, Sequence, Tuple
+
+FORMATS = ("table", "csv", "jsonl")
+
+
+def show_time(value: object) -> object:
+    """_time as ISO-8601 UTC text (Splunk renders _time; results carry epoch seconds)."""
+    if isinstance(value, str):
+        try:
+            seconds = float(value)
+        except ValueError:
+            return value
+        dt = datetime.fromtimestamp(seconds, timezone.utc)
+        return dt.isoformat(timespec="milliseconds" if seconds != int(seconds) else "seconds")
+    return value
+
+
+def _prepared(fields: Sequence[str], rows: Sequence[Sequence[object]]) -> List[List[object]]:
+    idx = [i for i, f in enumerate(fields) if f == "_time"]
+    if not idx:
+        return [list(r) for r in rows]
+    out = []
+    for r in rows:
+        r = list(r)
+        for i in idx:
+            r[i] = show_time(r[i])
+        out.append(r)
+    return out
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return str(value)
+
+
+def write_jsonl(fields: Sequence[str], rows: Sequence[Sequence[object]], out: IO[str]) -> None:
+    for row in _prepared(fields, rows):
+        obj = {f: v for f, v in zip(fields, row) if v is not None}
+        out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def write_csv(fields: Sequence[str], rows: Sequence[Sequence[object]], out: IO[str]) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fields)
+    for row in _prepared(fields, rows):
+        writer.writerow([_text(v) for v in row])
+
+
+def write_table(fields: Sequence[str], rows: Sequence[Sequence[object]], out: IO[str],
+                width: Optional[int] = None) -> None:
+    """A grid when it fits the terminal, else one field/value table per result."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, width=width, soft_wrap=False, highlight=False, markup=False)
+    if not rows:
+        console.print("No results.")
+        return
+    prepared = [[_text(v) for v in row] for row in _prepared(fields, rows)]
+    widths = [max([len(f)] + [max((len(line) for line in r[i].split("\n")), default=0) for r in prepared])
+              for i, f in enumerate(fields)]
+    if sum(widths) + 3 * len(fields) + 1 <= console.width:
+        table = Table(show_lines=False, header_style="bold")
+        for f in fields:
+            table.add_column(f, no_wrap=True)
+        for row in prepared:
+            table.add_row(*row)
+        console.print(table)
+        return
+    for n, row in enumerate(prepared, start=1):
+        table = Table(title=f"result {n} of {len(prepared)}", title_justify="left", show_header=False,
+                      show_lines=False)
+        table.add_column("field", style="bold", no_wrap=True)
+        table.add_column("value", overflow="fold")
+        for f, v in zip(fields, row):
+            table.add_row(f, v)
+        console.print(table)
+
+
+def write_results(fmt: str, fields: Sequence[str], rows: Sequence[Sequence[object]], out: IO[str],
+                  width: Optional[int] = None) -> None:
+    if fmt == "jsonl":
+        write_jsonl(fields, rows, out)
+    elif fmt == "csv":
+        write_csv(fields, rows, out)
+    else:
+        write_table(fields, rows, out, width)
+
+
+def summary_lines(search_name: str, report, results: int, messages: Sequence[Tuple[str, str]],
+                  warnings: Sequence[str], local_dir: Optional[str], max_skipped: int = 5) -> List[str]:
+    """Plain-text summary of a run (for stderr)."""
+    lines = [f"search: {search_name}" + (f" (local overrides from {local_dir})" if local_dir else "")]
+    if report is not None:
+        read = [f for f in report.files if getattr(f, "format", "") != "ignored"]
+        ignored = [f for f in report.files if getattr(f, "format", "") == "ignored"]
+        lines.append(f"files read: {len(read)}, events read: {report.events}, "
+                     f"process events mapped (Endpoint.Processes): {report.processes}")
+        for f in read:
+            extra = f", {f.records_skipped} skipped" if f.records_skipped else ""
+            lines.append(f"  {f.path} [{f.format}]: {f.events_read} events{extra}")
+        for f in ignored:
+            lines.append(f"  ignored {f.path}: {getattr(f, 'note', '')}")
+        if report.skipped:
+            reasons = Counter(s.reason for s in report.skipped)
+            lines.append(f"records skipped: {len(report.skipped)}")
+            for reason, n in reasons.most_common():
+                lines.append(f"  {n} x {reason}")
+            for s in report.skipped[:max_skipped]:
+                lines.append(f"  e.g. {s}")
+        else:
+            lines.append("records skipped: 0")
+    lines.append(f"results: {results}")
+    for level, text in messages:
+        lines.append(f"command {level.lower()}: {text}")
+    for w in warnings:
+        lines.append(f"warning: {w}")
+    return lines
