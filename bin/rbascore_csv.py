@@ -24,6 +24,9 @@ class SplunkCsv(csv.Dialect):
     strict = False
 
 
+# No cap on a cell's size: csv's default (128 KB) would refuse long command lines; splunklib raises it to 10 MB.
+csv.field_size_limit(2**31 - 1)
+
 _BATCH_ROWS = 4096  # rows encoded per piece of output: bounds the text held besides the output bytes
 
 

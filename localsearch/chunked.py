@@ -35,6 +35,8 @@ _HEADER_RE = re.compile(rb"chunked\s+1\.0\s*,\s*(\d+)\s*,\s*(\d+)\s*\n")
 _MV_ITEM_RE = re.compile(r"\$((?:\$\$|[^$])*)\$(?:;|$)")
 _ERROR_LEVELS = ("ERROR", "FATAL")
 
+csv.field_size_limit(2**31 - 1)  # results can hold cells far over csv's default 128 KB limit
+
 
 @dataclass
 class CommandOutput:
