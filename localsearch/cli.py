@@ -146,9 +146,23 @@ def _summary(name, report, results, messages, warnings, local_used) -> None:
         print(line, file=sys.stderr)
 
 
+def _attach_time_values(argv: List[str]) -> List[str]:
+    """`--earliest -24h` -> `--earliest=-24h` (argparse would take -24h for an option)."""
+    out: List[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("--earliest", "--latest") and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    args = parser.parse_args(_attach_time_values(list(argv) if argv is not None else sys.argv[1:]))
     try:
         if args.action == "run":
             return run(args)
