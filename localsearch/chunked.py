@@ -83,12 +83,20 @@ def encode_value(value: Value) -> tuple[str, str]:
     return _text(value), ""
 
 
+def csv_cell(text: str) -> str:
+    """One CSV cell: quoted when it holds a comma, a quote, CR or LF (csv.writer with a "\\n" terminator would
+    leave a lone CR unquoted)."""
+    if '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    if "," in text or "\n" in text or "\r" in text:
+        return '"' + text + '"'
+    return text
+
+
 def encode_rows(fields: Sequence[str], rows: Iterable[Sequence[Value]], *, first_row: int = 0) -> bytes:
-    """A CSV body: header with __mv_ twins (field order, then the __mv_ columns), then one line per row.
-    ``first_row`` numbers rows in error messages."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(list(fields) + ["__mv_" + f for f in fields])
+    """A CSV body: header with __mv_ twins (field order, then the __mv_ columns), then one "\\n"-terminated
+    line per row. ``first_row`` numbers rows in error messages."""
+    lines = [",".join(csv_cell(f) for f in list(fields) + ["__mv_" + f for f in fields])]
     width = len(fields)
     for number, row in enumerate(rows, start=first_row):
         if len(row) != width:
@@ -97,10 +105,11 @@ def encode_rows(fields: Sequence[str], rows: Iterable[Sequence[Value]], *, first
         mv: list[str] = []
         for value in row:
             p, m = encode_value(value)
-            plain.append(p)
-            mv.append(m)
-        writer.writerow(plain + mv)
-    return out.getvalue().encode("utf-8")
+            plain.append(csv_cell(p))
+            mv.append(csv_cell(m))
+        lines.append(",".join(plain + mv))
+    lines.append("")
+    return "\n".join(lines).encode("utf-8")
 
 
 def decode_mv(encoded: str) -> list[str]:
