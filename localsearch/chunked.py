@@ -444,6 +444,10 @@ def run_streaming_command(argv: list[str], args: list[str], fields: list[str],
             proc.close(timeout=5.0)
         shutil.rmtree(dispatch_dir, ignore_errors=True)
 
+    width = len(out_fields)
+    for row in out_rows:  # rows from before a later chunk added fields
+        if len(row) < width:
+            row.extend([None] * (width - len(row)))
     return CommandOutput(fields=out_fields, rows=out_rows, messages=messages, getinfo=getinfo,
                          records_in=records_in, records_out=len(out_rows))
 
