@@ -133,12 +133,25 @@ def run(args: argparse.Namespace) -> int:
     except SplError as exc:
         _err(f"in saved search {args.search!r}: {exc}")
         if engine.search:
-            print(f"expanded search:\n{engine.search}", file=sys.stderr)
+            print(_pointer(engine.search, exc.position), file=sys.stderr)
         return EXIT_SEARCH
     write_results(args.format, result.fields, result.rows, sys.stdout)
     sys.stdout.flush()
     _summary(args.search, report, len(result.rows), result.messages, result.warnings, local_used)
     return EXIT_OK
+
+
+def _pointer(search: str, position: Optional[int]) -> str:
+    """The expanded search, with a caret under the character an error points at."""
+    if position is None or not 0 <= position <= len(search):
+        return f"expanded search:\n{search}"
+    start = search.rfind("\n", 0, position) + 1
+    end = search.find("\n", position)
+    end = len(search) if end < 0 else end
+    before = search[:end]
+    after = search[end:]
+    caret = " " * (position - start) + "^"
+    return f"expanded search:\n{before}\n{caret}{after}"
 
 
 def _summary(name, report, results, messages, warnings, local_used) -> None:

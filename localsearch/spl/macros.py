@@ -150,13 +150,13 @@ class MacroExpander:
         name, arg_text = m.group(1), m.group(2)
         args = split_args(arg_text) if arg_text is not None and arg_text.strip() else []
         macro = self.lookup(name, len(args), chain)
-        if macro.name in [c.strip("`") for c in chain]:
+        if any(c.startswith(f"`{macro.name}`") for c in chain):
             raise SplError(f"macro `{macro.name}` calls itself: {' > '.join(chain + [f'`{macro.name}`'])}")
         values = self._bind(macro, args)
         definition = macro.definition
         for param, value in values.items():
             definition = definition.replace(f"${param}$", value)
-        return self.expand(definition, chain + [f"`{macro.name}`"])
+        return self.expand(definition, chain + [f"`{macro.name}` ({macro.origin})"])
 
     @staticmethod
     def _bind(macro: Macro, args: List[str]) -> Dict[str, str]:
