@@ -349,3 +349,11 @@ def test_custom_command_chunks_of_at_most_chunk_size() -> None:
 def test_unknown_command_is_refused() -> None:
     with pytest.raises(Unsupported, match="unsupported in local runs: command nosuchcmd"):
         rows("* | nosuchcmd a=1")
+
+
+def test_custom_command_real_subprocess_over_several_chunks() -> None:
+    res = engine(chunk_size=3).run('* | table id name mv | rbascore impact=50 confidence=50 message="$name$ $mv$"')
+    out = [dict(zip(res.fields, r)) for r in res.rows]
+    assert [r["id"] for r in out] == ["4", "3", "2", "1"]           # order kept across chunks
+    assert all(r["risk_score"] == "25" for r in out)
+    assert out[-1]["mv"] == ["a", "b"] and out[-1]["risk_message"].startswith("WmiPrvSE.exe ")
