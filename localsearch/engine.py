@@ -11,18 +11,16 @@ import csv
 import re
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .conf import AppConfs, ConfError
-from .spl.commands import (ConvertCmd, CustomCmd, FieldsCmd, LookupCmd, RenameCmd, SearchCmd, TableCmd,
+from .conf import AppConfs
+from .spl.commands import (ConvertCmd, FieldsCmd, LookupCmd, RenameCmd, SearchCmd, TableCmd,
                            TstatsCmd, WhereCmd, parse_command, split_args)
 from .spl.errors import SplError, Unsupported
 from .spl.expr import SearchNode, parse_search
 from .spl.lexer import WORD, split_pipeline, tokenize
 from .spl.macros import expand_macros
-from .spl.sql import (Col, compile_search, compile_where, ident, like_pattern, lit, resolver_for,
-                      text_of)
+from .spl.sql import Col, compile_search, compile_where, like_pattern, lit, resolver_for, text_of
 
 Value = object   # str | list[str] | None
 
@@ -104,11 +102,7 @@ class SearchEngine:
 
     # ---- entry points ----------------------------------------------------------------------------
     def expand(self, search: str) -> str:
-        try:
-            macros = self.confs.conf("macros")
-        except ConfError:
-            raise
-        return expand_macros(search, macros)
+        return expand_macros(search, self.confs.conf("macros"))
 
     def run(self, search: str) -> Result:
         expanded = self.expand(search)

@@ -103,7 +103,8 @@ def write_results(fmt: str, fields: Sequence[str], rows: Sequence[Sequence[objec
 
 
 def summary_lines(search_name: str, report, results: int, messages: Sequence[Tuple[str, str]],
-                  warnings: Sequence[str], local_dir: Optional[str], max_skipped: int = 5) -> List[str]:
+                  warnings: Sequence[str], local_dir: Optional[str], max_skipped: int = 5,
+                  max_files: int = 20) -> List[str]:
     """Plain-text summary of a run (for stderr)."""
     lines = [f"search: {search_name}" + (f" (local overrides from {local_dir})" if local_dir else "")]
     if report is not None:
@@ -111,11 +112,15 @@ def summary_lines(search_name: str, report, results: int, messages: Sequence[Tup
         ignored = [f for f in report.files if getattr(f, "format", "") == "ignored"]
         lines.append(f"files read: {len(read)}, events read: {report.events}, "
                      f"process events mapped (Endpoint.Processes): {report.processes}")
-        for f in read:
+        for f in read[:max_files]:
             extra = f", {f.records_skipped} skipped" if f.records_skipped else ""
             lines.append(f"  {f.path} [{f.format}]: {f.events_read} events{extra}")
-        for f in ignored:
+        if len(read) > max_files:
+            lines.append(f"  ... and {len(read) - max_files} more files")
+        for f in ignored[:max_files]:
             lines.append(f"  ignored {f.path}: {getattr(f, 'note', '')}")
+        if len(ignored) > max_files:
+            lines.append(f"  ... and {len(ignored) - max_files} more ignored files")
         if report.skipped:
             reasons = Counter(s.reason for s in report.skipped)
             lines.append(f"records skipped: {len(report.skipped)}")
