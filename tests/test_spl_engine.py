@@ -144,6 +144,9 @@ def test_time_window_applies_to_raw_search() -> None:
     ("'User'=\"x\"", ["2"]),
     ("isnull(mv)", ["2", "4"]),
     ('in(user, "bob", "carol")', ["3", "4"]),
+    ('user IN ("bob", "carol")', ["3", "4"]),
+    ('NOT user IN ("bob")', ["1", "4"]),
+    (r'match(path, "(?i)\\\\wbem\\\\")', ["1", "3"]),          # SPL \\\\ -> regex \\ -> one backslash
 ])
 def test_where(expr: str, expected: List[str]) -> None:
     assert ids(f"* | where {expr}") == expected

@@ -284,6 +284,18 @@ def _e_cmp(cur: _Cursor) -> EvalNode:
     if tok is not None and tok.is_keyword("LIKE"):
         cur.next()
         return EBinary("LIKE", left, _e_operand(cur), tok.pos)
+    if tok is not None and tok.is_keyword("IN") and cur.peek(1) is not None and cur.peek(1).kind == LPAREN:
+        cur.next()
+        cur.next()
+        values: List[EvalNode] = []
+        while True:
+            values.append(_e_or(cur))
+            sep = cur.next()
+            if sep.kind == RPAREN:
+                break
+            if sep.kind != COMMA:
+                raise SplError("expected ',' or ')' in IN list", sep.pos)
+        return ECall("in", tuple([left] + values), tok.pos)
     return left
 
 
