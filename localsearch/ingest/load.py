@@ -54,6 +54,7 @@ SYSTEM_ALIASES = {"Computer": "Hostname", "EventCode": "EventID", "EventRecordID
 # A loose text pre-filter for process-creation records; cim.Mapping.is_process() decides exactly.
 PROC_RE = r'"EventID"\s*:\s*"?(1|4688)"?\s*[,}]'
 WINLOGBEAT_REASON = "Winlogbeat records"
+PROC_TABLE = "_ls_proc_json"
 GROUP_BYTES = 1 << 30
 GROUP_FILES = 256
 
@@ -67,7 +68,6 @@ class _Unit:
     size: int
     keys: Counter = field(default_factory=Counter)
     events: int = 0
-    procs: List[str] = field(default_factory=list)
     needs_python: str = ""      # why the file must be re-read in Python (empty: SQL path is fine)
 
 
@@ -97,14 +97,18 @@ def _groups(units: List[_Unit]) -> List[List[_Unit]]:
 def _scan(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> None:
     """Pass 1 over a group of NDJSON files: field names, event counts, process-creation records."""
     by_name = {str(u.sql_path): u for u in units}
-    rows = con.execute(
-        f"""SELECT filename, any_value(k) AS keys, count(*) AS n,
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _ls_scan AS
+            SELECT filename, any_value(k) AS keys, count(*) AS n,
                    list(json) FILTER (WHERE regexp_matches(json, {_lit(PROC_RE)})) AS procs
             FROM (SELECT filename, json, json_keys(json) AS k
                   FROM read_ndjson_objects({_path_list(units)}, filename = true))
             GROUP BY filename, hash(k)"""
-    ).fetchall()
-    for fname, keys, n, procs in rows:
+    )
+    rows = con.execute("SELECT filename, keys, n FROM _ls_scan").fetchall()
+    con.execute(f"INSERT INTO {PROC_TABLE} SELECT filename, unnest(procs) FROM _ls_scan WHERE len(procs) > 0")
+    con.execute("DROP TABLE _ls_scan")
+    for fname, keys, n in rows:
         u = by_name[fname]
         if not keys:
             u.needs_python = "records that are not JSON objects (or empty objects)"
@@ -113,7 +117,13 @@ def _scan(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> None:
         for k in keys:
             u.keys[k] += n
         u.events += n
-        u.procs.extend(procs or [])
+
+
+def _reset(con: duckdb.DuckDBPyConnection, u: _Unit) -> None:
+    u.keys.clear()
+    u.events = 0
+    u.needs_python = ""
+    con.execute(f"DELETE FROM {PROC_TABLE} WHERE file = ?", [str(u.sql_path)])
 
 
 def _scan_all(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> None:
@@ -123,11 +133,11 @@ def _scan_all(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> None:
             _scan(con, group)
         except duckdb.Error:
             for u in group:
-                u.keys.clear()
-                u.events = 0
-                u.procs = []
+                _reset(con, u)
                 try:
                     _scan(con, [u])
+                    if u.needs_python:
+                        con.execute(f"DELETE FROM {PROC_TABLE} WHERE file = ?", [str(u.sql_path)])
                 except duckdb.Error as exc:
                     u.needs_python = f"unreadable by the SQL path ({str(exc).splitlines()[0]})"
 
@@ -156,27 +166,52 @@ class _Stager:
         return dst
 
 
+def _layers(keys: List[str]) -> List[List[str]]:
+    """Split keys into lists without two names equal case-insensitively (one read_json each)."""
+    layers: List[List[str]] = []
+    for k in keys:
+        for layer in layers:
+            if all(k.lower() != x.lower() for x in layer):
+                layer.append(k)
+                break
+        else:
+            layers.append([k])
+    return layers
+
+
+def _read_json(units: Sequence[_Unit], keys: Sequence[str]) -> str:
+    struct = "{" + ", ".join(f"{_lit(k)}: 'VARCHAR'" for k in keys) + "}"
+    return (f"read_json({_path_list(units)}, format = 'newline_delimited', records = true, "
+            f"columns = {struct})")
+
+
 def _variant_tables(con: duckdb.DuckDBPyConnection, groups: List[List[_Unit]],
                     variants: List[str], cols: Dict[str, str]) -> List[Optional[str]]:
     """For raw fields whose column is not their own name (case variants), a side table per group:
-    (ord, <columns>) for the records that carry one of them, matched to read_json rows by position."""
+    (ord, <columns>) for the records that carry one of them, matched to the view's rows by position
+    (WITH ORDINALITY over the same files in the same order)."""
     out: List[Optional[str]] = []
     for gi, group in enumerate(groups):
         present = [k for k in variants if any(k in u.keys for u in group)]
         if not present:
             out.append(None)
             continue
+        parts = []
+        for li, layer in enumerate(_layers(present)):
+            part = f"_ls_variants_{gi}_{li}"
+            sel = ", ".join(f"{quote_ident(k)} AS {quote_ident(cols[k])}" for k in layer)
+            cond = " OR ".join(f"{quote_ident(k)} IS NOT NULL" for k in layer)
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE {part} AS
+                            SELECT ordinality AS ord, {sel} FROM {_read_json(group, layer)} WITH ORDINALITY
+                            WHERE {cond}""")
+            parts.append(part)
         name = f"_ls_variants_{gi}"
-        paths = "[" + ", ".join(_lit("$." + json.dumps(k)) for k in present) + "]"
-        cond = " OR ".join(f"contains(json, {_lit(json.dumps(k))})" for k in present)
-        sel = ", ".join(f"x[{i + 1}] AS {quote_ident(cols[k])}" for i, k in enumerate(present))
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {name} AS
-                SELECT ord, {sel} FROM (
-                  SELECT ordinality AS ord, json_extract_string(json, {paths}) AS x
-                  FROM read_ndjson_objects({_path_list(group)}) WITH ORDINALITY
-                  WHERE {cond})"""
-        )
+        if len(parts) == 1:
+            con.execute(f"ALTER TABLE {parts[0]} RENAME TO {name}")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {' FULL JOIN '.join(parts[:1] + [p + ' USING (ord)' for p in parts[1:]])}")
+            for part in parts:
+                con.execute(f"DROP TABLE {part}")
         out.append(name)
     return out
 
@@ -198,6 +233,7 @@ def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
         if progress is not None:
             progress(min(done + extra, total), total)
 
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PROC_TABLE} (file VARCHAR, json VARCHAR)")
     staging = Path(tempfile.mkdtemp(prefix="localsearch-"))
     atexit.register(shutil.rmtree, staging, True)
     report.staging_dir = staging
@@ -224,10 +260,7 @@ def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
         if u.needs_python and u.report.format == JSONL and u.sql_path == u.report.path:
             if u.needs_python == WINLOGBEAT_REASON:
                 u.report.format = "jsonl-winlogbeat"
-            u.keys.clear()
-            u.events = 0
-            u.procs = []
-            u.needs_python = ""
+            _reset(con, u)
             u.sql_path = stager.stage(u.report.path, JSONL, u.report)
             _scan_all(con, [u])
         if u.needs_python:
@@ -271,7 +304,6 @@ def _build(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadRepor
             return f"r.{quote_ident(name)}"
         return col
 
-    columns_struct = "{" + ", ".join(f"{_lit(k)}: 'VARCHAR'" for k in sorted(plain)) + "}"
     selects = []
     for group, vt in zip(groups, vtables):
         col = resolver_for(vt is not None)
@@ -290,8 +322,7 @@ def _build(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadRepor
             raw = col(name) if name in raw_counts else None
             items.append((cols[name], f"coalesce({e}, {raw})" if raw else e))
         sel = ",\n  ".join(f"{e} AS {quote_ident(c)}" for c, e in items)
-        src = (f"read_json({_path_list(group)}, format = 'newline_delimited', records = true, "
-               f"columns = {columns_struct}) WITH ORDINALITY AS r")
+        src = f"{_read_json(group, sorted(plain))} WITH ORDINALITY AS r"
         if vt is not None:
             src += f" LEFT JOIN {vt} AS v ON v.ord = r.ordinality"
         selects.append(f"SELECT\n  {sel}\nFROM {src}")
@@ -306,10 +337,6 @@ def _build(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadRepor
         ev_cols[name] = quote_ident(cols[name])
 
     # processes table from the process-creation records of pass 1
-    procs = [j for u in units for j in u.procs]
-    con.execute("CREATE OR REPLACE TEMP TABLE _ls_proc_json (json VARCHAR)")
-    if procs:
-        con.executemany("INSERT INTO _ls_proc_json VALUES (?)", [(j,) for j in procs])
     needed = sorted(set(RAW_FIELDS_USED) | set(SYSTEM_ALIASES) | set(SYSTEM_ALIASES.values()))
 
     def pcol(name: str) -> Optional[str]:
@@ -318,8 +345,8 @@ def _build(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadRepor
         return f"p.{quote_ident(name)}"
 
     pm = Mapping(pcol)
-    extract = ", ".join(f"json_extract_string(json, {_lit('$.' + json.dumps(k))}) AS {quote_ident(k)}"
-                        for k in needed)
+    paths = "[" + ", ".join(_lit("$." + json.dumps(k)) for k in needed) + "]"
+    extract = ", ".join(f"x[{i + 1}] AS {quote_ident(k)}" for i, k in enumerate(needed))
     pcim = pm.cim()
     pdef = pm.defaults()
     psel = [f"{pdef['_time']} AS \"_time\""]
@@ -329,11 +356,11 @@ def _build(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadRepor
     con.execute(
         f"""CREATE OR REPLACE TABLE processes AS
             SELECT {', '.join(psel)}
-            FROM (SELECT {extract} FROM _ls_proc_json) AS p
+            FROM (SELECT {extract} FROM (SELECT json_extract_string(json, {paths}) AS x FROM {PROC_TABLE})) AS p
             WHERE {pm.is_process()}
             ORDER BY "_time" """
     )
-    con.execute("DROP TABLE _ls_proc_json")
+    con.execute(f"DROP TABLE {PROC_TABLE}")
 
     report.events = sum(u.events for u in units)
     report.processes = con.execute("SELECT count(*) FROM processes").fetchone()[0]

@@ -1,0 +1,210 @@
+"""Benchmark: localsearch ingest (and the whole runner) against a plain Python baseline, same run, same data.
+
+    .venv/bin/python bench/localsearch_bench.py [--events 1000000] [--evtx-copies 200] [--no-run]
+
+Data (built in a temporary folder, removed afterwards; needs the shared datasets next to the repository,
+../shared/datasets, and skips with a message without them):
+  * JSON lines: the OTRF files of the shared datasets (otrf/ and otrf-negatives/, 19,480 events, ~2.2 KB
+    per event) concatenated as many times as needed for --events events, one file.
+  * EVTX: the three shared EVTX files copied --evtx-copies times under different names.
+
+Sides, each in its own subprocess so peak RSS (the child's ru_maxrss from wait4) is per side:
+  (a) baseline  plain Python: json.loads per line (EVTX: evtx records_json + json.loads) and a dict filter
+                keeping process creations whose ParentImage/ParentProcessName ends in \\WmiPrvSE.exe.
+  (b) ingest    load_events into an in-memory DuckDB, then the same filter as a query on `processes`.
+  (c) run       `python -m localsearch run <data> --format csv` (the app's saved search end to end),
+                when the CLI is importable (skip with --no-run).
+Reported: seconds, events/s, peak RSS, and ratios against (a). Goal (design contract): ingest >= 5x the
+baseline's events/s on ~1,000,000 JSON-lines events, peak RSS < 2 GB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+BASELINE = r'''
+import json, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+n = hits = 0
+def keep(d):
+    parent = d.get("ParentImage") or d.get("ParentProcessName") or ""
+    return parent.lower().endswith("\\wmiprvse.exe")
+for name in sys.argv[1:]:
+    p = Path(name)
+    if p.suffix == ".evtx":
+        from evtx import PyEvtxParser
+        for rec in PyEvtxParser(str(p)).records_json():
+            d = json.loads(rec["data"])["Event"]
+            n += 1
+            hits += keep(d.get("EventData") or {})
+    else:
+        with open(p, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    n += 1
+                    hits += keep(json.loads(line))
+print(json.dumps({"events": n, "hits": hits, "seconds": time.perf_counter() - t0}))
+'''
+
+INGEST = r'''
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import duckdb
+from localsearch.ingest import load_events
+t0 = time.perf_counter()
+con = duckdb.connect()
+r = load_events([Path(p) for p in sys.argv[2:]], con)
+hits = con.execute("SELECT count(*) FROM processes WHERE parent_process_path ILIKE '%\\wmiprvse.exe'").fetchone()[0]
+print(json.dumps({"events": r.events, "hits": hits, "seconds": time.perf_counter() - t0,
+                  "processes": r.processes, "skipped": len(r.skipped)}))
+'''
+
+
+RSS_WRAPPER = r'''
+import json, resource, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+out, err = p.communicate()
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)   # the wrapper's only child: the side measured
+lines = out.decode("utf-8", "replace").strip().splitlines()
+try:
+    data = json.loads(lines[-1]) if lines else {}
+    if not isinstance(data, dict):
+        data = {}
+except ValueError:
+    data = {}
+data["_rss_mib"] = ru.ru_maxrss / 1024.0
+data["_rc"] = p.returncode
+data["_err"] = err.decode("utf-8", "replace").strip()[-400:]
+print(json.dumps(data))
+'''
+
+
+def run_side(argv, timeout):
+    """Run a side under RSS_WRAPPER: (its JSON result, wall seconds, peak RSS in MiB)."""
+    t0 = time.perf_counter()
+    try:
+        out = subprocess.run(argv, stdout=subprocess.PIPE, timeout=timeout, cwd=str(ROOT), check=False).stdout
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout}s"}, time.perf_counter() - t0, 0.0
+    wall = time.perf_counter() - t0
+    data = json.loads(out.decode("utf-8").strip().splitlines()[-1])
+    rss = data.pop("_rss_mib")
+    rc = data.pop("_rc")
+    err = data.pop("_err")
+    if rc not in (0, 1):      # localsearch run: 0 no results, 1 results, 2 error
+        data["error"] = f"exit {rc}: {err}"
+    return data, wall, rss
+
+
+def measured(argv, timeout):
+    """Run argv under a small wrapper whose only child is argv, so RUSAGE_CHILDREN.ru_maxrss is that child's."""
+    return run_side([sys.executable, "-c", RSS_WRAPPER] + argv, timeout)
+
+
+def build_jsonl(dst: Path, target: int) -> int:
+    files = sorted((DATASETS / "otrf").glob("*.json")) + sorted((DATASETS / "otrf-negatives").glob("*.json"))
+    blobs = []
+    per_round = 0
+    for f in files:
+        b = f.read_bytes()
+        if not b.endswith(b"\n"):
+            b += b"\n"
+        blobs.append(b)
+        per_round += sum(1 for line in b.splitlines() if line.strip())
+    rounds = max(1, -(-target // per_round))
+    with open(dst, "wb") as out:
+        for _ in range(rounds):
+            for b in blobs:
+                out.write(b)
+    return rounds * per_round
+
+
+def report(title, sides, base_key="baseline"):
+    print(f"\n{title}")
+    print(f"  {'side':<10} {'events':>10} {'seconds':>9} {'events/s':>11} {'peak RSS':>10} {'speed x':>8} {'RSS x':>7}")
+    base = sides.get(base_key)
+    for name, (data, wall, rss) in sides.items():
+        if "error" in data:
+            print(f"  {name:<10} error: {data['error']}")
+            continue
+        ev = data.get("events") or (base[0].get("events") if base else 0)
+        eps = ev / wall if wall else 0.0
+        sx = rx = ""
+        if base and "error" not in base[0] and base[1]:
+            beps = base[0]["events"] / base[1]
+            sx = f"{eps / beps:.2f}"
+            rx = f"{rss / base[2]:.2f}" if base[2] else ""
+        print(f"  {name:<10} {ev:>10,} {wall:>9.2f} {eps:>11,.0f} {rss:>8.0f} MiB {sx:>8} {rx:>7}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--evtx-copies", type=int, default=200)
+    ap.add_argument("--no-run", action="store_true", help="skip the full `python -m localsearch run` side")
+    ap.add_argument("--timeout", type=int, default=150)
+    args = ap.parse_args()
+    if not (DATASETS / "otrf").is_dir() or not (DATASETS / "mdecrevoisier").is_dir():
+        print(f"localsearch_bench: skipped: shared datasets not found at {DATASETS}")
+        return 0
+    py = sys.executable
+    have_cli = (ROOT / "localsearch" / "cli.py").is_file() and not args.no_run
+    tmp = Path(tempfile.mkdtemp(prefix="localsearch-bench-"))
+    try:
+        t0 = time.perf_counter()
+        big = tmp / "otrf-big.json"
+        n = build_jsonl(big, args.events)
+        print(f"JSON lines: {n:,} events, {big.stat().st_size / 2**20:,.0f} MiB (built in {time.perf_counter() - t0:.1f}s)")
+        sides = {
+            "baseline": measured([py, "-c", BASELINE, str(big)], args.timeout),
+            "ingest": measured([py, "-c", INGEST, str(ROOT), str(big)], args.timeout),
+        }
+        if have_cli:
+            sides["run"] = measured([py, "-m", "localsearch", "run", str(big), "--format", "csv",
+                                     "--app-dir", str(ROOT)], args.timeout)
+        for name in ("baseline", "ingest"):
+            d = sides[name][0]
+            if "error" not in d and d.get("events") != n:
+                d["error"] = f"read {d.get('events')} events, expected {n}"
+        if "error" not in sides["baseline"][0] and "error" not in sides["ingest"][0]:
+            if sides["baseline"][0]["hits"] != sides["ingest"][0]["hits"]:
+                print(f"  MISMATCH: baseline found {sides['baseline'][0]['hits']} WmiPrvSE children, "
+                      f"ingest {sides['ingest'][0]['hits']}")
+        report("JSON lines (~1M events)", sides)
+        big.unlink()
+
+        evdir = tmp / "evtx"
+        evdir.mkdir()
+        srcs = sorted((DATASETS / "mdecrevoisier").glob("*.evtx"))
+        for i in range(args.evtx_copies):
+            for s in srcs:
+                shutil.copyfile(s, evdir / f"{i:04d}-{s.name}")
+        evtx_files = [str(p) for p in sorted(evdir.iterdir())]
+        sides = {
+            "baseline": measured([py, "-c", BASELINE] + evtx_files, args.timeout),
+            "ingest": measured([py, "-c", INGEST, str(ROOT), str(evdir)], args.timeout),
+        }
+        if have_cli:
+            sides["run"] = measured([py, "-m", "localsearch", "run", str(evdir), "--format", "csv",
+                                     "--app-dir", str(ROOT)], args.timeout)
+        report(f"EVTX ({len(evtx_files)} files, the 3 shared EVTX files x {args.evtx_copies})", sides)
+        print(f"\ntotal bench time {time.perf_counter() - t0:.0f}s")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
