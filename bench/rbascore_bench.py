@@ -25,6 +25,7 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -220,11 +221,13 @@ def main() -> int:
                     if len(records) != options.records or records != expected:
                         raise SystemExit(f"{name}: output differs from the csv loop's ({len(records)} records)")
 
+    version = subprocess.run([options.python, "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True, check=True).stdout.strip()
     base_rate = options.records / statistics.median(seconds["(a) csv-loop"])
     base_rss = rss["(a) csv-loop"]
     print(f"rbascore benchmark: {options.records:,} records x {len(FIELDS)} fields (+ __mv_ twins), "
           f"{len(bodies)} chunks of {options.chunk_size:,} ({size / 1e6:.1f} MB), lockstep, "
-          f"median of {options.rounds} rounds, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+          f"median of {options.rounds} rounds, {os.cpu_count()} CPUs, commands on Python {version}")
     print(f"{'command':<15}{'seconds':>9}{'records/s':>12}{'x csv-loop':>12}{'peak RSS MB':>13}{'x csv-loop':>12}")
     for name in commands:
         median = statistics.median(seconds[name])

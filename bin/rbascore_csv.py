@@ -1,9 +1,12 @@
 """Fast CSV path of ``rbascore``: one protocol v2 execute body in, the scored body out.
 
-Standard library only (no splunklib), no I/O: bytes in, bytes out. Works on rows as lists straight from
-``csv.reader`` instead of building a dict per record, so every input column (including ``__mv_`` twins and
-fields only some records have) passes through untouched and in order; the score and message are written into
-their own columns (appended, or overwritten in place if the input already has them).
+Standard library only (no splunklib), no I/O: bytes in, bytes out. ``csv.reader`` parses each record only to
+read the template's fields; the record itself goes out as the exact text it came in as, with the score and
+message cells (and their empty ``__mv_`` twins) appended. So every input column, ``__mv_`` twins and fields that
+only some records have included, passes through untouched and in order, and nothing is re-encoded. If the input
+already has the score or message field, rows are re-encoded with those cells overwritten in place.
+The body is decoded incrementally and the output built in pieces, so a chunk is held about twice (input bytes,
+output bytes), not as decoded text as well.
 """
 from __future__ import annotations
 

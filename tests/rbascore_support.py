@@ -15,6 +15,7 @@ BIN = REPO / "bin"
 SCRIPT = BIN / "rbascore.py"
 LIB = REPO / "lib"
 
+sys.dont_write_bytecode = True  # no __pycache__ inside the app's bin/ from importing its modules here
 for _path in (str(BIN), str(REPO)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
