@@ -176,3 +176,15 @@ def test_progress_callback(tmp_path):
     assert calls and calls[-1] == (total, total)
     assert all(t == total for _, t in calls)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_second_load_on_same_connection_replaces_tables(tmp_path):
+    f = tmp_path / "one.json"
+    f.write_text(json.dumps(_sysmon1(1)) + "\n" + json.dumps({"EventID": 5156, "Channel": "Security", "ProcessID": "4"}) + "\n")
+    con = duckdb.connect()
+    load_events([SAMPLE], con)
+    r = load_events([f], con)
+    assert r.events == 2 and con.execute("SELECT count(*) FROM events").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM processes").fetchone()[0] == 1
+    c = r.columns["events"]
+    assert con.execute(f"SELECT {c['ProcessID']} FROM events WHERE {c['EventCode']} = '5156'").fetchall() == [("4",)]

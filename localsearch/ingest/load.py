@@ -32,6 +32,7 @@ import atexit
 import json
 import shutil
 import tempfile
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ DEFAULT_FIELDS = ("host", "source", "sourcetype", "index", "_time", "_raw", "lin
 SYSTEM_ALIASES = {"Computer": "Hostname", "EventCode": "EventID", "EventRecordID": "RecordNumber"}
 # A loose text pre-filter for process-creation records; cim.Mapping.is_process() decides exactly.
 PROC_RE = r'"EventID"\s*:\s*"?(1|4688)"?\s*[,}]'
+PROGRESS_BYTES = 32 << 20        # groups larger than this report DuckDB's progress while scanned
 WINLOGBEAT_REASON = "Winlogbeat records"
 PROC_TABLE = "_ls_proc_json"
 GROUP_BYTES = 1 << 30
@@ -94,17 +96,49 @@ def _groups(units: List[_Unit]) -> List[List[_Unit]]:
     return out
 
 
-def _scan(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> None:
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, tick: Optional[Callable[[float], None]]) -> None:
+    """con.execute(sql); with `tick`, run it in a worker thread and report DuckDB's query progress
+    (fraction 0..1) from this thread every quarter second."""
+    if tick is None:
+        con.execute(sql)
+        return
+    failure: List[BaseException] = []
+
+    def work() -> None:
+        try:
+            con.execute(sql)
+        except BaseException as exc:       # re-raised in the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=work, name="localsearch-ingest-scan", daemon=True)
+    worker.start()
+    last = 0.0
+    while True:
+        worker.join(0.25)
+        if not worker.is_alive():
+            break
+        try:
+            pct = con.query_progress()
+        except duckdb.Error:
+            pct = -1.0
+        if pct > last:
+            last = pct
+            tick(min(pct, 100.0) / 100.0)
+    if failure:
+        raise failure[0]
+
+
+def _scan(con: duckdb.DuckDBPyConnection, units: List[_Unit],
+          tick: Optional[Callable[[float], None]] = None) -> None:
     """Pass 1 over a group of NDJSON files: field names, event counts, process-creation records."""
     by_name = {str(u.sql_path): u for u in units}
-    con.execute(
+    _execute(con, 
         f"""CREATE OR REPLACE TEMP TABLE _ls_scan AS
             SELECT filename, any_value(k) AS keys, count(*) AS n,
                    list(json) FILTER (WHERE regexp_matches(json, {_lit(PROC_RE)})) AS procs
             FROM (SELECT filename, json, json_keys(json) AS k
                   FROM read_ndjson_objects({_path_list(units)}, filename = true))
-            GROUP BY filename, hash(k)"""
-    )
+            GROUP BY filename, hash(k)""", tick)
     rows = con.execute("SELECT filename, keys, n FROM _ls_scan").fetchall()
     con.execute(f"INSERT INTO {PROC_TABLE} SELECT filename, unnest(procs) FROM _ls_scan WHERE len(procs) > 0")
     con.execute("DROP TABLE _ls_scan")
@@ -126,11 +160,12 @@ def _reset(con: duckdb.DuckDBPyConnection, u: _Unit) -> None:
     con.execute(f"DELETE FROM {PROC_TABLE} WHERE file = ?", [str(u.sql_path)])
 
 
-def _scan_all(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> None:
+def _scan_all(con: duckdb.DuckDBPyConnection, units: List[_Unit],
+              tick: Optional[Callable[[float], None]] = None) -> None:
     """Pass 1 in groups; a group that fails (malformed JSON) is scanned file by file to find the culprit."""
     for group in _groups(units):
         try:
-            _scan(con, group)
+            _scan(con, group, tick)
         except duckdb.Error:
             for u in group:
                 _reset(con, u)
@@ -218,7 +253,25 @@ def _variant_tables(con: duckdb.DuckDBPyConnection, groups: List[List[_Unit]],
 
 def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
                 progress: Optional[Progress] = None) -> LoadReport:
-    """Read event files/folders into `con`: view `events`, table `processes`. See the module docstring."""
+    """Read event files/folders into `con`: view `events`, table `processes`. See the module docstring.
+
+    progress(bytes_done, bytes_total), if given, is called from the calling thread as reading goes on.
+    DuckDB's own progress bar printing is switched off while loading (it would write to stdout) and the
+    connection's settings are restored afterwards.
+    """
+    saved = dict(con.execute("SELECT name, value FROM duckdb_settings() WHERE name IN "
+                             "('enable_progress_bar', 'enable_progress_bar_print', 'progress_bar_time')").fetchall())
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    con.execute("SET progress_bar_time = 0")
+    try:
+        return _load(paths, con, progress)
+    finally:
+        for name in sorted(saved, key=lambda n: n != "progress_bar_time"):   # no bar printed meanwhile
+            con.execute(f"SET {name} = {saved[name]}")
+
+
+def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optional[Progress]) -> LoadReport:
     report = LoadReport()
     found, ignored = discover([Path(p) for p in paths])
     for p, why in ignored:
@@ -233,6 +286,11 @@ def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
         if progress is not None:
             progress(min(done + extra, total), total)
 
+    # a previous load on this connection: its view and side tables go first
+    con.execute("DROP VIEW IF EXISTS events")
+    for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary "
+                               "AND table_name LIKE '\\_ls\\_variants\\_%' ESCAPE '\\'").fetchall():
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PROC_TABLE} (file VARCHAR, json VARCHAR)")
     staging = Path(tempfile.mkdtemp(prefix="localsearch-"))
     atexit.register(shutil.rmtree, staging, True)
@@ -253,8 +311,10 @@ def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
 
     # Pass 1; JSON files the SQL path cannot take as they are are re-read in Python and scanned again.
     for group in _groups(units):
-        _scan_all(con, group)
-        done += sum(u.size for u in group if u.report.format == JSONL)
+        size = sum(u.size for u in group if u.report.format == JSONL)
+        big = progress is not None and size > PROGRESS_BYTES
+        _scan_all(con, group, (lambda f, size=size: emit(int(f * size))) if big else None)
+        done += size
         emit()
     for u in units:
         if u.needs_python and u.report.format == JSONL and u.sql_path == u.report.path:
