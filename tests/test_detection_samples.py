@@ -146,8 +146,6 @@ def test_allowlist_lookup_removes_the_benign_case(tmp_path: Path) -> None:
     assert code == 0 and BENIGN in keys(results)
 
 
-@pytest.mark.xfail(strict=True, reason="README's example row matches '--inventory*' but the sample agent runs "
-                   "'--collect inventory --quiet'; remove this mark when the README example is fixed")
 def test_readme_allowlist_example_row(tmp_path: Path) -> None:
     """The allowlist row the README documents removes the sample's benign case."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
