@@ -62,7 +62,9 @@ class _Checked(validators.Validator):
         return value.source if isinstance(value, Template) else str(value)
 
 
-@Configuration()
+# distributed=False: the app is installed on search heads only (its slim partition targets _search_heads), so
+# splunkd must never ship this command to indexers, even when an analyst puts it right after an event search.
+@Configuration(distributed=False)
 class RbaScoreCommand(StreamingCommand):
     """Adds ``risk_score`` = impact x confidence / 100 and ``risk_message`` (the template with ``$field$``
     tokens filled from the record) to every record."""

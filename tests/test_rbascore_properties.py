@@ -127,7 +127,7 @@ def live_command():
     args = ["impact=70", "confidence=70", "message=[$a$|$b$|$zz$]"]
     reply = proc.request(getinfo_metadata(args, app="DA-ESS-WmiProcessExecution", dispatch_dir=dispatch,
                                           search="| rbascore", command="rbascore"))
-    assert reply is not None and reply[0].get("type") == "streaming", proc.stderr
+    assert reply is not None and reply[0].get("type") == "stateful", proc.stderr
     yield proc
     reply = proc.request({"action": "execute", "finished": True}, b"")
     assert reply is not None and reply[0].get("finished") is True

@@ -82,7 +82,8 @@ def expected_message(row: dict) -> str:
 def test_every_record_comes_out_in_order_unchanged_with_score_and_message(python, chunk_size):
     rows = varied_rows()
     out = run_rbascore(python, SHIPPED_ARGS, FIELDS, rows, chunk_size=chunk_size)
-    assert out.getinfo.get("type") == "streaming"
+    # "stateful" = streaming on the search head only: the app is not installed on indexers.
+    assert out.getinfo.get("type") == "stateful"
     assert out.records_in == out.records_out == len(rows)
     assert out.fields[:len(FIELDS)] == FIELDS
     assert set(out.fields) == set(FIELDS) | {"risk_score", "risk_message"}
@@ -124,7 +125,7 @@ def _lockstep(python: str, args: list[str]):
 def test_raw_chunks_empty_non_final_header_only_final_and_changing_headers(python):
     proc, (info, body) = _lockstep(python, SHIPPED_ARGS)
     with proc:
-        assert info["type"] == "streaming" and body == b""
+        assert info["type"] == "stateful" and body == b""
         # empty non-final chunk
         meta, body = proc.request({"action": "execute", "finished": False}, b"")
         assert meta.get("finished") is False and body == b""
