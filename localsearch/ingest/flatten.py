@@ -127,3 +127,76 @@ def json_to_flat(d: Any) -> Dict[str, str]:
     if is_winlogbeat(d):
         return winlogbeat_to_flat(d)
     return {k: t for k, t in ((k, _text(v)) for k, v in d.items()) if t is not None}
+
+
+def _attrs(v: Any) -> Dict[str, Any]:
+    return (v.get("#attributes") or {}) if isinstance(v, dict) else {}
+
+
+def _leaf(v: Any) -> Optional[str]:
+    """Text of an evtx JSON value: plain values, or {"#text": ...} elements (lists joined by newlines)."""
+    if isinstance(v, dict):
+        v = v.get("#text")
+    if isinstance(v, list):
+        parts = [t for t in (_text(x) for x in v) if t not in (None, "")]
+        return "\n".join(parts) if parts else None
+    return _text(v)
+
+
+def _evtx_value(v: Any) -> Optional[str]:
+    cls = v.__class__
+    if cls is str:
+        if len(v) == 36 and _GUID.fullmatch(v):
+            return "{" + v + "}"
+        return v or None
+    if cls is int:
+        return str(v)
+    if v is None:
+        return None
+    return _leaf(v)
+
+
+def evtx_json_to_flat(d: Dict[str, Any]) -> Dict[str, str]:
+    """Record from the `evtx` package's JSON rendering -> the same flat dict as xml_event_to_flat gives
+    for its XML rendering, GUIDs put back in braces (the JSON keeps CR LF inside values; XML parsing
+    would turn them into LF)."""
+    ev = d.get("Event")
+    if not isinstance(ev, dict) or not isinstance(ev.get("System"), dict):
+        raise ValueError("record has no Event/System")
+    out: Dict[str, str] = {}
+    for name, el in ev["System"].items():
+        attrs = _SYSTEM_ATTRS.get(name)
+        if attrs is not None:
+            a = _attrs(el)
+            for src, key in attrs.items():
+                t = _evtx_value(a.get(src))
+                if t is not None:
+                    out[key] = t
+        else:
+            t = _evtx_value(el)
+            if t is not None:
+                out[name] = t
+    data = ev.get("EventData")
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if k != "#attributes":
+                t = _evtx_value(v)
+                if t is not None:
+                    _put(out, k, t)
+    data = ev.get("UserData")
+    if isinstance(data, dict):
+        stack = [data]
+        while stack:
+            node = stack.pop(0)
+            for k, v in node.items():
+                if k == "#attributes":
+                    continue
+                if isinstance(v, dict) and "#text" not in v:
+                    stack.append(v)
+                else:
+                    t = _evtx_value(v)
+                    if t is not None:
+                        _put(out, k, t)
+    if "EventID" not in out:
+        raise ValueError("no System/EventID")
+    return out

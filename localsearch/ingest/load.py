@@ -36,7 +36,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import IO, Callable, Dict, List, Optional, Sequence, Tuple
 
 import duckdb
 
@@ -59,6 +59,7 @@ WINLOGBEAT_REASON = "Winlogbeat records"
 PROC_TABLE = "_ls_proc_json"
 GROUP_BYTES = 1 << 30
 GROUP_FILES = 256
+BUNDLE_BYTES = 256 << 20
 
 
 @dataclass
@@ -66,7 +67,7 @@ class _Unit:
     """One NDJSON file the SQL path reads (an input file or a staged one)."""
 
     sql_path: Path
-    report: FileReport
+    report: Optional[FileReport]     # None for a bundle of staged events (their inputs have their own)
     size: int
     keys: Counter = field(default_factory=Counter)
     events: int = 0
@@ -178,27 +179,41 @@ def _scan_all(con: duckdb.DuckDBPyConnection, units: List[_Unit],
 
 
 class _Stager:
+    """Writes the events of Python-read inputs into a few flat NDJSON bundles in the staging folder
+    (few files keep DuckDB's per-file cost low when a folder holds hundreds of EVTX files)."""
+
     def __init__(self, root: Path, report: LoadReport, tick: Callable[[int], None]) -> None:
         self.root = root
         self.report = report
         self.tick = tick
-        self.n = 0
+        self.bundles: List[_Unit] = []
+        self._out: Optional[IO[str]] = None
 
-    def stage(self, src: Path, fmt: str, freport: FileReport) -> Path:
-        self.n += 1
-        dst = self.root / f"{self.n:05d}.ndjson"
+    def _bundle(self, size: int) -> IO[str]:
+        if self._out is None or self._out.tell() > BUNDLE_BYTES:
+            self.close()
+            path = self.root / f"staged-{len(self.bundles) + 1:04d}.ndjson"
+            self._out = open(path, "w", encoding="utf-8")
+            self.bundles.append(_Unit(path, None, 0))
+        self.bundles[-1].size += size
+        return self._out
 
+    def stage(self, src: Path, fmt: str, freport: FileReport) -> None:
         def skip(rec: int, reason: str) -> None:
             freport.records_skipped += 1
             self.report.skipped.append(Skipped(src, rec, reason))
 
         reader = {EVTX: readers.stage_evtx, XML: readers.stage_xml_lines, JSONL: readers.stage_json_lines}[fmt]
-        with open(dst, "w", encoding="utf-8") as out:
-            try:
-                reader(src, out, skip, self.tick)
-            except ValueError as exc:
-                raise LoadError(src, str(exc)) from exc
-        return dst
+        out = self._bundle(src.stat().st_size)
+        try:
+            freport.events_read = reader(src, out, skip, self.tick)
+        except ValueError as exc:
+            raise LoadError(src, str(exc)) from exc
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
 
 
 def _layers(keys: List[str]) -> List[List[str]]:
@@ -297,35 +312,45 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
     report.staging_dir = staging
     stager = _Stager(staging, report, emit)
 
-    units: List[_Unit] = []
-    for path, fmt in found:
-        size = path.stat().st_size
-        fr = FileReport(path, fmt)
-        report.files.append(fr)
-        if fmt == JSONL:
-            units.append(_Unit(path, fr, size))
-        else:
-            units.append(_Unit(stager.stage(path, fmt, fr), fr, size))
+    units: List[_Unit] = []          # JSON lines files read by DuckDB where they are
+    try:
+        for path, fmt in found:
+            size = path.stat().st_size
+            fr = FileReport(path, fmt)
+            report.files.append(fr)
+            if fmt == JSONL:
+                units.append(_Unit(path, fr, size))
+            else:
+                stager.stage(path, fmt, fr)
+                done += size
+                emit()
+
+        # Pass 1 on JSON lines; files the SQL path cannot take as they are are read in Python instead.
+        for group in _groups(units):
+            size = sum(u.size for u in group)
+            big = progress is not None and size > PROGRESS_BYTES
+            _scan_all(con, group, (lambda f, size=size: emit(int(f * size))) if big else None)
             done += size
             emit()
-
-    # Pass 1; JSON files the SQL path cannot take as they are are re-read in Python and scanned again.
-    for group in _groups(units):
-        size = sum(u.size for u in group if u.report.format == JSONL)
-        big = progress is not None and size > PROGRESS_BYTES
-        _scan_all(con, group, (lambda f, size=size: emit(int(f * size))) if big else None)
-        done += size
-        emit()
-    for u in units:
-        if u.needs_python and u.report.format == JSONL and u.sql_path == u.report.path:
-            if u.needs_python == WINLOGBEAT_REASON:
-                u.report.format = "jsonl-winlogbeat"
-            _reset(con, u)
-            u.sql_path = stager.stage(u.report.path, JSONL, u.report)
-            _scan_all(con, [u])
-        if u.needs_python:
-            raise LoadError(u.report.path, u.needs_python)
-        u.report.events_read = u.events
+        kept: List[_Unit] = []
+        for u in units:
+            fr = u.report
+            assert fr is not None
+            if u.needs_python:
+                if u.needs_python == WINLOGBEAT_REASON:
+                    fr.format = "jsonl-winlogbeat"
+                _reset(con, u)
+                stager.stage(fr.path, JSONL, fr)
+            else:
+                fr.events_read = u.events
+                kept.append(u)
+    finally:
+        stager.close()
+    _scan_all(con, stager.bundles)
+    for u in stager.bundles:
+        if u.needs_python:        # staged files are written by readers.py: this is a bug, not bad input
+            raise LoadError(u.sql_path, f"staged events unreadable: {u.needs_python}")
+    units = kept + stager.bundles
     _build(con, units, report)
     emit()
     return report

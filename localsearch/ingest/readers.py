@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import IO, Callable, List, Optional, Tuple
 
-from .flatten import json_to_flat, xml_event_to_flat
+from .flatten import evtx_json_to_flat, json_to_flat, xml_event_to_flat
 
 Skip = Callable[[int, str], None]
 Tick = Callable[[int], None]
@@ -84,7 +84,8 @@ def evtx_cut_chunks(path: Path) -> List[Tuple[int, Optional[int], Optional[int],
 
 
 def stage_evtx(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
-    """EVTX via the `evtx` package (XML rendering, parsed with ElementTree). A record the parser cannot
+    """EVTX via the `evtx` package (its JSON rendering: faster than XML + ElementTree, and it keeps the CR LF
+    line ends inside values that an XML parser would normalise to LF). A record the parser cannot
     render is reported with its position in the file (1-based) and reading goes on; records lost in a
     chunk cut by truncation are reported after the readable ones."""
     from evtx import PyEvtxParser
@@ -94,7 +95,7 @@ def stage_evtx(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
         parser = PyEvtxParser(str(path))
     except (OSError, RuntimeError) as exc:
         raise ValueError(f"not a readable EVTX file: {exc}") from exc
-    it = iter(parser.records())
+    it = iter(parser.records_json())
     n = 0
     pos = 0
     while True:
@@ -108,8 +109,8 @@ def stage_evtx(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
             skip(pos, f"EVTX record not readable: {msg}")
             continue
         try:
-            flat = xml_event_to_flat(ET.fromstring(rec["data"].encode("utf-8")), brace_guids=True)
-        except (ET.ParseError, ValueError) as exc:
+            flat = evtx_json_to_flat(json.loads(rec["data"]))
+        except ValueError as exc:
             skip(pos, f"EVTX record (EventRecordID {rec.get('event_record_id')}): {exc}")
             continue
         _write(out, flat)
