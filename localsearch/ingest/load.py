@@ -438,14 +438,19 @@ def _build(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadRepor
     for name in PROCESS_FIELDS:
         e = pcim.get(name) or pdef[name]
         psel.append(f"CAST({e} AS VARCHAR) AS {quote_ident(name)}")
+    # materialised step by step: DuckDB inlines subquery columns, so each reference to x[i] (or to a
+    # field in the CIM expressions) would parse the JSON again
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_proc_x AS SELECT json_extract_string(json, {paths}) AS x "
+                f"FROM {PROC_TABLE}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_proc_raw AS SELECT {extract} FROM _ls_proc_x")
     con.execute(
         f"""CREATE OR REPLACE TABLE processes AS
-            SELECT {', '.join(psel)}
-            FROM (SELECT {extract} FROM (SELECT json_extract_string(json, {paths}) AS x FROM {PROC_TABLE})) AS p
+            SELECT {', '.join(psel)} FROM _ls_proc_raw AS p
             WHERE {pm.is_process()}
             ORDER BY "_time" """
     )
-    con.execute(f"DROP TABLE {PROC_TABLE}")
+    for t in (PROC_TABLE, "_ls_proc_x", "_ls_proc_raw"):
+        con.execute(f"DROP TABLE {t}")
 
     report.events = sum(u.events for u in units)
     report.processes = con.execute("SELECT count(*) FROM processes").fetchone()[0]
