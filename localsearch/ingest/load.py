@@ -2,10 +2,11 @@
 
 How it works (one mapping path for every format):
 1. Inputs are discovered and their format detected from content (detect.py).
-2. JSON lines in the OTRF/Mordor flat shape are read by DuckDB where they are. EVTX, XmlWinEventLog text,
-   Winlogbeat JSON and JSON files with unreadable records are read in Python (readers.py) and staged as
-   flat NDJSON in a temporary folder (removed when the process exits); unreadable records are reported
-   in LoadReport.skipped with file and record number.
+2. JSON lines in the OTRF/Mordor flat shape are read by DuckDB where they are. EVTX (the `evtx` package's
+   JSON rendering), XmlWinEventLog text, Winlogbeat JSON and JSON files with unreadable records are read
+   in Python (readers.py, flatten.py) and staged as flat NDJSON bundles in a temporary folder (removed
+   when the process exits); unreadable records are reported in LoadReport.skipped with file and record
+   number, and reading goes on.
 3. One multi-threaded DuckDB scan per group of files collects the field names present (with counts),
    the number of events, and the process-creation records (Sysmon 1 / Security 4688).
 4. `processes` (CIM Endpoint.Processes) is built from those records by the SQL mapping in cim.py.
@@ -23,8 +24,13 @@ LoadReport.columns gives every Splunk field name's SQL identifier.
 Raw fields named like Splunk default fields (OTRF's `host` is the collector host) are renamed
 `extracted_<name>`, as Splunk does with search-time fields that collide with default fields.
 
-Progress: `progress(bytes_done, bytes_total)` is called after each file or group of files is read and
-from time to time inside long Python reads; bytes are input file sizes, so the CLI can draw a bar.
+Progress: `progress(bytes_done, bytes_total)` is called after each file is read, from time to time
+inside long Python reads, and every quarter second from DuckDB's query progress while a large group of
+JSON files is scanned; bytes are input file sizes, so the CLI can draw a bar. Always called from the
+thread that called load_events; the last call is (total, total).
+
+Time: `_time` = System/TimeCreated/@SystemTime (EVTX, XML), else `@timestamp` (OTRF: the export time,
+seconds after the event; Winlogbeat: the event time), else Sysmon's UtcTime; all read as UTC.
 """
 from __future__ import annotations
 

@@ -96,6 +96,10 @@ def stage_evtx(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
     except (OSError, RuntimeError) as exc:
         raise ValueError(f"not a readable EVTX file: {exc}") from exc
     it = iter(parser.records_json())
+    with open(path, "rb") as fh:
+        header = fh.read(32)
+    next_id = struct.unpack("<Q", header[24:32])[0] if len(header) == 32 else 0   # for progress only
+    first_id = 0
     n = 0
     pos = 0
     while True:
@@ -115,8 +119,11 @@ def stage_evtx(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
             continue
         _write(out, flat)
         n += 1
-        if n % TICK_EVERY == 0:
-            tick(size // 2)
+        if n % TICK_EVERY == 0 and next_id:
+            rid = rec.get("event_record_id") or 0
+            first_id = first_id or rid
+            if next_id > first_id:
+                tick(size * max(0, min(rid - first_id, next_id - first_id)) // (next_id - first_id))
     for idx, lost, first_id, last_id in evtx_cut_chunks(path):
         if lost is None:
             skip(pos, f"truncated EVTX file ({size} bytes): chunk {idx + 1} is cut inside its header, "
