@@ -179,3 +179,20 @@ def test_otrf_network_service_child_and_raw_aliases():
     assert row[5] == "notepad.exe" and row[6] == row[7] == "WORKSTATION6.theshire.local"
     assert row[8] == "wec.internal.cloudapp.net"           # OTRF collector `host` kept as extracted_host
     assert row[9] == "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (DATASETS / "mdecrevoisier").glob("*.evtx")) if DATASETS.is_dir() else [])
+def test_evtx_json_and_xml_renderings_flatten_alike(name):
+    """EVTX is read from the evtx package's JSON rendering; its XML rendering must give the same fields
+    (XML parsing turns CR LF inside values into LF, the only difference allowed)."""
+    import xml.etree.ElementTree as ET
+    from evtx import PyEvtxParser
+    from localsearch.ingest.flatten import evtx_json_to_flat, xml_event_to_flat
+    path = DATASETS / "mdecrevoisier" / name
+    via_xml = [xml_event_to_flat(ET.fromstring(r["data"].encode("utf-8")), brace_guids=True)
+               for r in PyEvtxParser(str(path)).records()]
+    via_json = [evtx_json_to_flat(json.loads(r["data"])) for r in PyEvtxParser(str(path)).records_json()]
+    assert len(via_xml) == len(via_json) > 0
+    for x, j in zip(via_xml, via_json):
+        assert x == {k: v.replace("\r\n", "\n") for k, v in j.items()}
+        assert {"EventID", "Channel", "Computer", "SystemTime", "EventRecordID"} <= set(j)
