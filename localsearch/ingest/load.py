@@ -413,9 +413,11 @@ def _build(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadRepor
             raw = col(name) if name in raw_counts else None
             items.append((cols[name], f"coalesce({e}, {raw})" if raw else e))
         sel = ",\n  ".join(f"{e} AS {quote_ident(c)}" for c, e in items)
-        src = f"{_read_json(group, sorted(plain))} WITH ORDINALITY AS r"
-        if vt is not None:
-            src += f" LEFT JOIN {vt} AS v ON v.ord = r.ordinality"
+        src = f"{_read_json(group, sorted(plain))}"
+        if vt is not None:      # record positions only where a side table needs them (they cost time)
+            src += f" WITH ORDINALITY AS r LEFT JOIN {vt} AS v ON v.ord = r.ordinality"
+        else:
+            src += " AS r"
         selects.append(f"SELECT\n  {sel}\nFROM {src}")
     con.execute("CREATE OR REPLACE VIEW events AS\n" + "\nUNION ALL\n".join(selects))
 
