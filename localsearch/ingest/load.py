@@ -324,8 +324,8 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
             size = path.stat().st_size
             fr = FileReport(path, fmt)
             report.files.append(fr)
-            if fmt == JSONL:
-                units.append(_Unit(path, fr, size))
+            if fmt == JSONL:             # absolute: the view reads it again later, whatever the cwd
+                units.append(_Unit(path.resolve(), fr, size))
             else:
                 stager.stage(path, fmt, fr)
                 done += size
