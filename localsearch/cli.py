@@ -18,6 +18,7 @@ from .conf import AppConfs, ConfError
 from .output import FORMATS, summary_lines, write_results
 from .spl.errors import SplError
 from .spl.timespec import TimeSpecError, parse_time
+from .spl.macros import expand_macros
 
 DEFAULT_SEARCH = "Endpoint - Process Execution via WMI - Rule"
 EXIT_OK, EXIT_SEARCH, EXIT_USAGE = 0, 1, 2
@@ -110,13 +111,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no such file or folder: " + ", ".join(missing))
 
     import duckdb
-    from .engine import CommandError, SearchEngine
+    from .engine import CommandError, SearchEngine, reads_raw_events
     from .ingest import LoadError, load_events
 
+    try:    # a tstats search needs only the data model: the loader then skips the raw events view
+        raw_events = reads_raw_events(expand_macros(search, confs.conf("macros")))
+    except SplError:
+        raw_events = True     # the search itself reports the error, after loading
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would write to stdout
     progress = _LazyProgress()
     try:
-        report = load_events([Path(p) for p in args.paths], con, progress=progress)
+        report = load_events([Path(p) for p in args.paths], con, progress=progress, raw_events=raw_events)
     except LoadError as exc:
         raise UsageError(str(exc)) from None
     finally:

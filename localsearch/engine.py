@@ -29,6 +29,16 @@ DATAMODEL_INTERNAL = ("_time", "host", "source", "sourcetype")
 CHUNK_SIZE = 50_000
 
 
+def reads_raw_events(expanded: str) -> bool:
+    """Whether a (macro-expanded) search reads raw events; False when it starts with `| tstats`, which
+    reads only the data model, so the loader can skip building the raw `events` view."""
+    segments = split_pipeline(expanded)
+    if segments[0][0] != "" or len(segments) < 2:
+        return True
+    words = segments[1][0].split(None, 1)
+    return not words or words[0].lower() != "tstats"
+
+
 class CommandError(SplError):
     """A custom search command failed; the message carries the command's ERROR messages."""
 
