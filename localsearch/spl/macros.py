@@ -42,6 +42,14 @@ _NAME_RE = re.compile(r"^\s*([A-Za-z0-9_.:\-]+)\s*(?:\((.*)\))?\s*$", re.S)
 _TRUE = {"1", "true", "t", "yes", "y"}
 
 
+def quoted_end(text: str, start: int) -> int:
+    """Index just past the double-quoted string that opens at `start` (backslash escapes honoured)."""
+    j = start + 1
+    while j < len(text) and text[j] != '"':
+        j += 2 if text[j] == "\\" else 1
+    return j + 1
+
+
 def split_args(text: str) -> List[str]:
     """Splits macro arguments on top-level commas (quotes and parentheses protect commas)."""
     args: List[str] = []
@@ -51,11 +59,9 @@ def split_args(text: str) -> List[str]:
     while i < len(text):
         c = text[i]
         if c == '"':
-            j = i + 1
-            while j < len(text) and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            cur.append(text[i:j + 1])
-            i = j + 1
+            j = quoted_end(text, i)
+            cur.append(text[i:j])
+            i = j
             continue
         if c == "(":
             depth += 1
@@ -119,11 +125,9 @@ class MacroExpander:
         while i < len(text):
             c = text[i]
             if c == '"':
-                j = i + 1
-                while j < len(text) and text[j] != '"':
-                    j += 2 if text[j] == "\\" else 1
-                out.append(text[i:j + 1])
-                i = j + 1
+                j = quoted_end(text, i)
+                out.append(text[i:j])
+                i = j
                 continue
             if c == "\\" and i + 1 < len(text):
                 out.append(text[i:i + 2])
