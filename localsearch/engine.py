@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+import duckdb
+
 from .conf import AppConfs
 from .spl.commands import (ConvertCmd, FieldsCmd, LookupCmd, RenameCmd, SearchCmd, TableCmd,
                            TstatsCmd, WhereCmd, parse_command, split_args)
@@ -184,8 +186,11 @@ class SearchEngine:
         table = self._new_table()
         select = ", ".join([f"row_number() OVER (ORDER BY {order}) AS __ord"] +
                            [f"{sql} AS c{i}" for i, (_, sql) in enumerate(exprs)])
-        self.con.execute(f"CREATE TEMP TABLE {table} AS SELECT {select} FROM {source} WHERE {where} "
-                         f"ORDER BY {order}")
+        try:
+            self.con.execute(f"CREATE TEMP TABLE {table} AS SELECT {select} FROM {source} WHERE {where} "
+                             f"ORDER BY {order}")
+        except duckdb.Error as exc:     # e.g. a regex RE2 rejects: an error of the search, not a crash
+            raise SplError(f"the search cannot run locally: {str(exc).splitlines()[0]}") from None
         types = self._types(table)
         return Frame(table, [Col(name, f"c{i}", types[f"c{i}"]) for i, (name, _) in enumerate(exprs)])
 
@@ -200,7 +205,7 @@ class SearchEngine:
             cols.append(Col(name, quoted, types.get(raw, "VARCHAR")))
         return cols
 
-    def _time_filter(self, time_sql: Optional[str]) -> str:
+    def _time_filter(self, time_sql: Optional[str], table: str) -> str:
         conds = []
         if self.earliest is not None:
             conds.append(f"{time_sql} >= {self.earliest!r}")
@@ -208,6 +213,11 @@ class SearchEngine:
             conds.append(f"{time_sql} < {self.latest!r}")
         if conds and time_sql is None:
             raise SplError("the loaded data has no _time field, so --earliest/--latest cannot apply")
+        if conds:
+            untimed = self.con.execute(f"SELECT count(*) FROM {table} WHERE {time_sql} IS NULL").fetchone()[0]
+            if untimed:
+                self.warnings.append(f"{untimed} events in {table} have no readable time: outside any "
+                                     f"--earliest/--latest window")
         return " AND ".join(conds) if conds else "TRUE"
 
     def _warn_missing(self, missing: List[str], where: str) -> None:
@@ -221,7 +231,7 @@ class SearchEngine:
         pred = compile_search(expr, resolver_for(cols, missing))
         self._warn_missing(missing, "the loaded events")
         time_col = next((c for c in cols if c.name == "_time"), None)
-        where = f"({pred}) AND {self._time_filter(time_col.sql if time_col else None)}"
+        where = f"({pred}) AND {self._time_filter(time_col.sql if time_col else None, 'events')}"
         order = f"{time_col.sql} DESC" if time_col else "1"
         return self.materialize("events", [(c.name, c.sql) for c in cols], where, order)
 
@@ -234,6 +244,8 @@ class SearchEngine:
         missing: List[str] = []
 
         def resolve(name: str, pos: int) -> Optional[Col]:
+            if name.lower() == "nodename":
+                raise Unsupported("tstats nodename= (the data model has one dataset, Processes)", pos)
             key = name[len(prefix):] if name.startswith(prefix) else (name if name in DATAMODEL_INTERNAL else None)
             col = base.get(key) if key is not None else None
             if col is None and name not in missing:
@@ -242,7 +254,7 @@ class SearchEngine:
 
         pred = compile_search(cmd.where, resolve) if cmd.where is not None else "TRUE"
         time_col = base.get("_time")
-        where = [f"({pred})", self._time_filter(time_col.sql if time_col else None)]
+        where = [f"({pred})", self._time_filter(time_col.sql if time_col else None, 'processes')]
         exprs: List[Tuple[str, str]] = []
         keys = []
         for name in cmd.by:
@@ -433,8 +445,8 @@ class SearchEngine:
             match_type = transforms.get(st, "match_type") or ""
             ci = (transforms.get(st, "case_sensitive_match") or "true").strip().lower() in \
                 ("0", "false", "f", "no", "n")
-            max_matches = int(transforms.get(st, "max_matches") or "100")
-            if int(transforms.get(st, "min_matches") or "0") > 0:
+            max_matches = _conf_int(transforms, st, "max_matches", 100, cmd.pos)
+            if _conf_int(transforms, st, "min_matches", 0, cmd.pos) > 0:
                 raise Unsupported(f"lookup {cmd.name}: min_matches/default_match", cmd.pos)
             where = transforms.where(st)
         elif cmd.name.endswith(".csv"):
@@ -539,6 +551,16 @@ class SearchEngine:
     # ---- results -------------------------------------------------------------------------------------------
     def fetch(self, frame: Frame) -> Tuple[List[str], List[List[Value]]]:
         return frame.names(), list(self._rows(frame))
+
+
+def _conf_int(conf, stanza: str, key: str, default: int, pos: int) -> int:
+    text = (conf.get(stanza, key) or "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise SplError(f"{key} = {text} in {conf.where(stanza)} is not a whole number", pos) from None
 
 
 def _qualified(col: Col) -> str:

@@ -26,8 +26,8 @@ What the Splunk add-ons do at search time (Sysmon add-on for EID 1, Windows add-
 
 Missing values stay NULL. Hex ids: raw fields keep their text; the CIM process_id/parent_process_id of 4688
 are written as `0x` + lower-case hex digits without leading zeros (`0x00000000000003E7` -> `0x3e7`, the form
-Windows itself renders), so renderers that zero-pad compare equal. `hex_norm_sql` gives the same rule to
-searches that compare raw hex fields (LogonId, SubjectLogonId, ...).
+Windows itself renders), so renderers that zero-pad compare equal. Raw hex fields such as LogonId are not
+rewritten: a search compares them as text, as Splunk does.
 Channel names are compared case-insensitively (OTRF files spell `security`).
 """
 from __future__ import annotations
@@ -76,9 +76,12 @@ def file_name_sql(x: str) -> str:
 
 
 def time_sql(x: str) -> str:
-    """SQL: ISO-8601 / `YYYY-MM-DD hh:mm:ss.fff` UTC text (optional `Z`, 7-digit fractions) -> epoch seconds."""
+    """SQL: ISO-8601 / `YYYY-MM-DD hh:mm:ss.fff` text -> epoch seconds. A `+hh:mm`/`-hhmm` offset is applied;
+    without one (or with `Z`) the time is UTC, whatever the session's time zone. 7-digit fractions are cut to
+    6. Unreadable text gives NULL."""
     fixed = f"regexp_replace(regexp_replace({x}, '[Zz]$', ''), '(\\.[0-9]{{6}})[0-9]+', '\\1')"
-    return f"epoch(try_cast({fixed} AS TIMESTAMP))"
+    return (f"CASE WHEN regexp_matches({fixed}, '[T ][0-9:.]+[+-][0-9]{{2}}:?[0-9]{{2}}$') "
+            f"THEN epoch(try_cast({fixed} AS TIMESTAMPTZ)) ELSE epoch(try_cast({fixed} AS TIMESTAMP)) END")
 
 
 class Mapping:

@@ -59,7 +59,7 @@ DEFAULT_FIELDS = ("host", "source", "sourcetype", "index", "_time", "_raw", "lin
 # Names the ingest layer adds to every event (Splunk System-field names; coalesced with OTRF names).
 SYSTEM_ALIASES = {"Computer": "Hostname", "EventCode": "EventID", "EventRecordID": "RecordNumber"}
 # A loose text pre-filter for process-creation records; cim.Mapping.is_process() decides exactly.
-PROC_RE = r'"EventID"\s*:\s*"?(1|4688)"?\s*[,}]'
+PROC_RE = r'"Event(?:ID|Code)"\s*:\s*"?(1|4688)"?\s*[,}]'
 PROGRESS_BYTES = 32 << 20        # groups larger than this report DuckDB's progress while scanned
 WINLOGBEAT_REASON = "Winlogbeat records"
 PROC_TABLE = "_ls_proc_json"

@@ -8,6 +8,7 @@ to exist, `NOT field=v` does not. In `where`, strings compare case-sensitively a
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -212,6 +213,22 @@ def _like(left: EvalNode, right: EvalNode, resolve: Resolver, pos: int) -> str:
     return f"({_as_text(ls, lk)} LIKE {_as_text(rs, rk)})"
 
 
+# PCRE constructs (Splunk's regex engine) that DuckDB's RE2 lacks: lookaround, backreferences, atomic groups,
+# possessive quantifiers. Refused rather than matched differently.
+_PCRE_ONLY = re.compile(r"\(\?(?:=|!|<=|<!|>)|\\[1-9]|\\g[{<\d]|\\k<|[*+?}]\+")
+
+
+def check_regex(pattern: str, pos: int) -> None:
+    """A match() pattern DuckDB can run as Splunk would: PCRE-only constructs are refused, bad syntax is an error."""
+    found = _PCRE_ONLY.search(pattern)
+    if found:
+        raise Unsupported(f"regular expression construct {found.group(0)!r} in match() (PCRE only)", pos)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise SplError(f"invalid regular expression {pattern!r} in match(): {exc}", pos) from None
+
+
 def _call(node: ECall, resolve: Resolver) -> Tuple[str, str]:
     name = node.name
     if name in ("true", "false"):
@@ -226,6 +243,8 @@ def _call(node: ECall, resolve: Resolver) -> Tuple[str, str]:
     if name == "like":
         return _like(node.args[0], node.args[1], resolve, node.pos), "bool"
     if name == "match":
+        if isinstance(node.args[1], EStr):
+            check_regex(node.args[1].value, node.pos)
         ls, lk = _scalar(node.args[0], resolve, node.pos)
         rs, rk = _scalar(node.args[1], resolve, node.pos)
         return f"regexp_matches({_as_text(ls, lk)}, {_as_text(rs, rk)})", "bool"
