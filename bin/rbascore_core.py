@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Mapping, Optional, Sequence, Union
+from typing import Callable, Mapping, Sequence, Union
 
 DOLLAR_STANDIN = "\uff04"  # FULLWIDTH DOLLAR SIGN: what a `$` from event data becomes in the message
 MV_SEPARATOR = ", "  # how the values of a multivalue field are joined in the message
@@ -185,13 +185,6 @@ _MV_ITEM_RE = re.compile(r"\$((?:\$\$|[^$])*)\$(?:;|$)")
 def decode_mv(encoded: str) -> list[str]:
     """A Splunk ``__mv_`` cell (``$a$;$b$``, ``$`` doubled inside values) -> its values."""
     return [m.replace("$$", "$") for m in _MV_ITEM_RE.findall(encoded)]
-
-
-def cell_value(plain: str, mv: Optional[str]) -> Value:
-    """The value of one field in a CSV row given its plain and ``__mv_`` cells."""
-    if mv:
-        return decode_mv(mv)
-    return plain
 
 
 def describe_missing(counts: Mapping[str, int], total: int) -> str:

@@ -14,7 +14,7 @@ import csv
 import io
 from typing import Callable, Iterator, List, Tuple
 
-from rbascore_core import MV_SEPARATOR, Template, decode_mv, neutralise
+from rbascore_core import Template, decode_mv, neutralise, render_value
 
 # Splunk's CSV dialect as splunklib writes it (splunklib.searchcommands.internals.CsvDialect).
 class SplunkCsv(csv.Dialect):
@@ -38,7 +38,7 @@ class ChunkError(ValueError):
 
 
 def _mv_text(encoded: str) -> str:
-    return neutralise(MV_SEPARATOR.join(v for v in decode_mv(encoded) if v))
+    return render_value(decode_mv(encoded))
 
 
 class ChunkScorer:

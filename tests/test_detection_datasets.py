@@ -57,8 +57,19 @@ def _basename(path: str) -> str:
     return path.replace("/", "\\").rsplit("\\", 1)[-1]
 
 
-def wmi_children(folder: Path, sysmon_only: bool = False) -> Counter:
-    """(host, child image name, command line) of every WmiPrvSE child creation, lower-cased host/name."""
+def _runs_as_system(rec: Dict[str, object]) -> bool:
+    """The Sigma rule's exclusion: LogonId 0x3e7 (compared as a number) or User NT AUTHORITY\\SYSTEM."""
+    logon = str(rec.get("LogonId") or "")
+    try:
+        system_logon = int(logon, 16) == 0x3E7
+    except ValueError:
+        system_logon = False
+    return system_logon or str(rec.get("User") or "").lower() == "nt authority\\system"
+
+
+def wmi_children(folder: Path, sysmon_only: bool = False, exclude_system: bool = False) -> Counter:
+    """(host, child image name, command line) of every WmiPrvSE child creation, lower-cased host/name;
+    `exclude_system` applies the Sigma rule's SYSTEM exclusion."""
     found: Counter = Counter()
     for rec in raw_records(folder):
         eid = str(rec.get("EventID"))
@@ -72,6 +83,8 @@ def wmi_children(folder: Path, sysmon_only: bool = False) -> Counter:
         else:
             continue
         if _basename(str(parent)).lower() != "wmiprvse.exe":
+            continue
+        if exclude_system and _runs_as_system(rec):
             continue
         host = str(rec.get("Computer") or rec.get("Hostname") or "").lower()
         found[(host, _basename(str(image)).lower(), cmd)] += 1
@@ -117,8 +130,8 @@ def test_correlation_search_finds_nothing_on_negatives() -> None:
 
 
 def test_sigma_variant_sees_sysmon_children_only() -> None:
-    expected = wmi_children(DATASETS / "otrf", sysmon_only=True) + \
-        wmi_children(DATASETS / "mdecrevoisier", sysmon_only=True)
+    expected = wmi_children(DATASETS / "otrf", sysmon_only=True, exclude_system=True) + \
+        wmi_children(DATASETS / "mdecrevoisier", sysmon_only=True, exclude_system=True)
     code, results, err = run_cli(str(DATASETS / "otrf"), str(DATASETS / "mdecrevoisier"), "--search", SIGMA)
     assert code == 0, err
     got = Counter((r["dest"].lower(), r["process_name"].lower(), r["process"]) for r in results)

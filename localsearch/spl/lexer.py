@@ -52,7 +52,7 @@ def unescape(text: str) -> str:
     return "".join(out)
 
 
-def _scan_quoted(text: str, start: int, quote: str) -> int:
+def scan_quoted(text: str, start: int, quote: str) -> int:
     """Index just past the closing quote of the string opening at `start`."""
     i = start + 1
     while i < len(text):
@@ -79,7 +79,7 @@ def split_pipeline(text: str, base: int = 0) -> List[Tuple[str, int]]:
     while i < len(text):
         c = text[i]
         if c == '"':
-            i = _scan_quoted(text, i, '"')
+            i = scan_quoted(text, i, '"')
             continue
         if c == "\\" and i + 1 < len(text):
             i += 2
@@ -110,13 +110,13 @@ def tokenize(text: str, base: int = 0, single_quotes: bool = False) -> List[Toke
             i += 1
             continue
         if c == '"':
-            end = _scan_quoted(text, i, '"')
+            end = scan_quoted(text, i, '"')
             raw = text[i:end]
             tokens.append(Token(STRING, unescape(raw[1:-1]), base + i, raw))
             i = end
             continue
         if c == "'" and single_quotes:
-            end = _scan_quoted(text, i, "'")
+            end = scan_quoted(text, i, "'")
             raw = text[i:end]
             tokens.append(Token(FIELD, raw[1:-1], base + i, raw))
             i = end

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Protocol, Tuple
 
 from .errors import SplError, Unsupported
-from .lexer import unescape
+from .lexer import scan_quoted, unescape
 
 MAX_DEPTH = 50
 
@@ -42,14 +42,6 @@ _NAME_RE = re.compile(r"^\s*([A-Za-z0-9_.:\-]+)\s*(?:\((.*)\))?\s*$", re.S)
 _TRUE = {"1", "true", "t", "yes", "y"}
 
 
-def quoted_end(text: str, start: int) -> int:
-    """Index just past the double-quoted string that opens at `start` (backslash escapes honoured)."""
-    j = start + 1
-    while j < len(text) and text[j] != '"':
-        j += 2 if text[j] == "\\" else 1
-    return j + 1
-
-
 def split_args(text: str) -> List[str]:
     """Splits macro arguments on top-level commas (quotes and parentheses protect commas)."""
     args: List[str] = []
@@ -59,7 +51,7 @@ def split_args(text: str) -> List[str]:
     while i < len(text):
         c = text[i]
         if c == '"':
-            j = quoted_end(text, i)
+            j = scan_quoted(text, i, '"')
             cur.append(text[i:j])
             i = j
             continue
@@ -125,7 +117,7 @@ class MacroExpander:
         while i < len(text):
             c = text[i]
             if c == '"':
-                j = quoted_end(text, i)
+                j = scan_quoted(text, i, '"')
                 out.append(text[i:j])
                 i = j
                 continue

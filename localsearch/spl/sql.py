@@ -40,10 +40,6 @@ def lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def text_of(sql: str, type_: str) -> str:
     """SQL rendering a scalar value as Splunk shows it (integral doubles without '.0')."""
     if type_ == "VARCHAR":
