@@ -33,6 +33,12 @@ def test_tokens_quotes_escapes_and_operators() -> None:
     assert tokenize(r'"C:\Windows\*"')[0].value == "C:\\Windows\\*"
 
 
+def test_exclamation_mark_is_part_of_a_word_unless_it_starts_not_equal() -> None:
+    assert [(t.kind, t.value) for t in tokenize("name=a!b x!=y z=w!")] == [
+        (WORD, "name"), (OP, "="), (WORD, "a!b"), (WORD, "x"), (OP, "!="), (WORD, "y"),
+        (WORD, "z"), (OP, "="), (WORD, "w!")]
+
+
 def test_unterminated_quote_names_position() -> None:
     with pytest.raises(SplError, match="unterminated"):
         tokenize('a="abc', base=10)

@@ -139,13 +139,11 @@ def tokenize(text: str, base: int = 0, single_quotes: bool = False) -> List[Toke
             i += len(op)
             continue
         j = i
-        while j < n and text[j] not in _BREAK:
+        while j < n and (text[j] not in _BREAK or (text[j] == "!" and not text.startswith("!=", j))):
             if text[j] == "\\" and j + 1 < n:
                 j += 2
                 continue
             j += 1
-        if j == i:  # a lone '!' not followed by '='
-            j = i + 1
         raw = text[i:j]
         tokens.append(Token(WORD, unescape(raw), base + i, raw))
         i = j
