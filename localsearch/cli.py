@@ -9,6 +9,7 @@ command failure), 2 usage or input error (arguments, unknown saved search, unrea
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from .spl.macros import expand_macros
 DEFAULT_SEARCH = "Endpoint - Process Execution via WMI - Rule"
 EXIT_OK, EXIT_SEARCH, EXIT_USAGE = 0, 1, 2
 PROGRESS_AFTER = 2.0   # seconds before a progress bar appears
+NO_PREFILTER_ENV = "LOCALSEARCH_NO_PREFILTER"   # set (not 0): load every event into the events view
 
 
 class UsageError(Exception):
@@ -112,17 +114,24 @@ def run(args: argparse.Namespace) -> int:
 
     import duckdb
     from .engine import CommandError, SearchEngine, reads_raw_events
-    from .ingest import LoadError, load_events
+    from .ingest import DERIVED_FIELDS, LoadError, load_events
+    from .spl.prefilter import line_filter as prefilter_for
 
+    line_filter: Optional[str] = None
     try:    # a tstats search needs only the data model: the loader then skips the raw events view
-        raw_events = reads_raw_events(expand_macros(search, confs.conf("macros")))
+        expanded = expand_macros(search, confs.conf("macros"))
+        raw_events = reads_raw_events(expanded)
+        # a raw-event search: only lines that can match its leading search go into the events view
+        if raw_events and os.environ.get(NO_PREFILTER_ENV, "") in ("", "0"):
+            line_filter = prefilter_for(expanded, DERIVED_FIELDS)
     except SplError:
         raw_events = True     # the search itself reports the error, after loading
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would write to stdout
     progress = _LazyProgress()
     try:
-        report = load_events([Path(p) for p in args.paths], con, progress=progress, raw_events=raw_events)
+        report = load_events([Path(p) for p in args.paths], con, progress=progress, raw_events=raw_events,
+                             line_filter=line_filter)
     except LoadError as exc:
         raise UsageError(str(exc)) from None
     finally:

@@ -16,6 +16,12 @@ How it works (one mapping path for every format):
    flat whatever the input size: each query streams the files again (only the columns it uses are
    parsed). The files must stay in place while the connection is used.
 
+Prefilter (`line_filter`, a SQL condition on the raw line text `json`, from localsearch.spl.prefilter): pass 1
+still counts every event and collects every process-creation record, but lists field names only of the lines
+passing the filter (the candidates), and keeps those lines in a table that `events` is built over (in
+memory; DuckDB's json_transform gives the values read_json would): `events` then holds the candidate events
+only (a superset of what the leading search matches). LoadReport.events and FileReport.events_read still count every event read.
+
 Case-sensitive field names: a raw field whose spelling differs only in case from a more frequent one
 (OTRF has both `ProcessId` and `ProcessID`, `TargetProcessGuid` and `TargetProcessGUID`) gets its own
 column (`ProcessID#2`); its values are taken in the same scan by record position (a small side table).
@@ -63,6 +69,15 @@ PROC_RE = r'"Event(?:ID|Code)"\s*:\s*"?(1|4688)"?\s*[,}]'
 PROGRESS_BYTES = 32 << 20        # groups larger than this report DuckDB's progress while scanned
 WINLOGBEAT_REASON = "Winlogbeat records"
 PROC_TABLE = "_ls_proc_json"
+CAND_TABLE = "_ls_cand_json"     # a prefiltered load: (file, json, flags), see _scan_filtered; then the
+                                 # candidate lines the `events` view reads
+# Lines a prefiltered scan keeps whatever the filter says, so the Winlogbeat test sees every top-level key
+# the full scan would (a `\uXXXX` escape may spell `winlog`).
+WINLOG_TEXT_SQL = r"""(contains(json, '"winlog"') OR regexp_matches(json, '\\u[0-9A-Fa-f]{4}'))"""
+NON_OBJECT_RE = r'^\s*\{\s*"'         # fails only on records that are not objects, or empty objects
+# Field names the `events` view computes rather than reads from the raw line (besides `extracted_<name>`,
+# raw fields renamed): what a prefilter must not take as raw text.
+DERIVED_FIELDS = tuple(dict.fromkeys(list(DEFAULT_FIELDS) + list(SYSTEM_ALIASES) + EVENT_ALIASES))
 GROUP_BYTES = 1 << 30
 GROUP_FILES = 256
 BUNDLE_BYTES = 256 << 20
@@ -75,9 +90,10 @@ class _Unit:
     sql_path: Path
     report: Optional[FileReport]     # None for a bundle of staged events (their inputs have their own)
     size: int
-    keys: Counter = field(default_factory=Counter)
+    keys: Counter = field(default_factory=Counter)      # of candidate lines only in a prefiltered scan
     events: int = 0
     needs_python: str = ""      # why the file must be re-read in Python (empty: SQL path is fine)
+    table: str = ""             # the candidate lines of a prefiltered load: a table (ord, json), not a file
 
 
 def _lit(s: str) -> str:
@@ -136,12 +152,17 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, tick: Optional[Callable[[
 
 
 def _scan(con: duckdb.DuckDBPyConnection, units: List[_Unit],
-          tick: Optional[Callable[[float], None]] = None, field_names: bool = True) -> None:
+          tick: Optional[Callable[[float], None]] = None, field_names: bool = True,
+          line_filter: Optional[str] = None) -> None:
     """Pass 1 over a group of NDJSON files: field names, event counts, process-creation records.
-    Without `field_names` (no raw-event search to serve) the costly per-record key listing is skipped."""
+    Without `field_names` (no raw-event search to serve) the costly per-record key listing is skipped;
+    with a `line_filter` it is done on the candidate lines only (see _scan_filtered)."""
     by_name = {str(u.sql_path): u for u in units}
     if not field_names:
         _scan_light(con, units, by_name, tick)
+        return
+    if line_filter is not None:
+        _scan_filtered(con, units, by_name, tick, line_filter)
         return
     _execute(con, 
         f"""CREATE OR REPLACE TEMP TABLE _ls_scan AS
@@ -188,26 +209,68 @@ def _scan_light(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: Dic
         u.events += n
 
 
+def _scan_filtered(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: Dict[str, _Unit],
+                   tick: Optional[Callable[[float], None]], line_filter: str) -> None:
+    """Pass 1 with a prefilter, in one read of the files: a row per line in CAND_TABLE (flags: process
+    creation `p`, candidate `k`, not a non-empty object `o`; the text only where p or k), from which
+    every line is counted, process-creation records are taken from every line, and field names are
+    listed for the candidate lines only. Candidates: the filter's lines, plus any line that may carry a
+    top-level `winlog` key, so the Winlogbeat test sees what the full scan would. (No list aggregates:
+    one huge list per file is slow and memory-hungry in DuckDB.)"""
+    files = [str(u.sql_path) for u in units]
+    _execute(con,
+        f"""INSERT INTO {CAND_TABLE}
+            SELECT filename, CASE WHEN p OR k THEN json END, p, k, o
+            FROM (SELECT filename, json,
+                         regexp_matches(json, {_lit(PROC_RE)}) AS p,
+                         (({line_filter}) OR {WINLOG_TEXT_SQL}) AS k,
+                         NOT regexp_matches(json, {_lit(NON_OBJECT_RE)}) AS o
+                  FROM read_ndjson_objects({_path_list(units)}, filename = true))""", tick)
+    rows = con.execute(f"SELECT file, count(*), count(*) FILTER (WHERE o) FROM {CAND_TABLE} "
+                       f"WHERE list_contains(?, file) GROUP BY file", [files]).fetchall()
+    con.execute(f"INSERT INTO {PROC_TABLE} SELECT file, json FROM {CAND_TABLE} WHERE p AND list_contains(?, file)",
+                [files])
+    con.execute(f"DELETE FROM {CAND_TABLE} WHERE NOT k AND list_contains(?, file)", [files])
+    keyrows = con.execute(
+        f"""SELECT file, any_value(k) AS keys, count(*) AS n
+            FROM (SELECT file, json_keys(json) AS k FROM {CAND_TABLE} WHERE list_contains(?, file))
+            GROUP BY file, hash(k)""", [files]).fetchall()
+    for fname, n, non_objects in rows:
+        u = by_name[fname]
+        if non_objects:
+            u.needs_python = "records that are not JSON objects (or empty objects)"
+        u.events += n
+    for fname, keys, n in keyrows:
+        u = by_name[fname]
+        if "winlog" in keys and not u.needs_python:
+            u.needs_python = WINLOGBEAT_REASON
+        for k in keys:
+            u.keys[k] += n
+
+
 def _reset(con: duckdb.DuckDBPyConnection, u: _Unit) -> None:
     u.keys.clear()
     u.events = 0
     u.needs_python = ""
     con.execute(f"DELETE FROM {PROC_TABLE} WHERE file = ?", [str(u.sql_path)])
+    con.execute(f"DELETE FROM {CAND_TABLE} WHERE file = ?", [str(u.sql_path)])
 
 
 def _scan_all(con: duckdb.DuckDBPyConnection, units: List[_Unit],
-              tick: Optional[Callable[[float], None]] = None, field_names: bool = True) -> None:
+              tick: Optional[Callable[[float], None]] = None, field_names: bool = True,
+              line_filter: Optional[str] = None) -> None:
     """Pass 1 in groups; a group that fails (malformed JSON) is scanned file by file to find the culprit."""
     for group in _groups(units):
         try:
-            _scan(con, group, tick, field_names)
+            _scan(con, group, tick, field_names, line_filter)
         except duckdb.Error:
             for u in group:
                 _reset(con, u)
                 try:
-                    _scan(con, [u], field_names=field_names)
+                    _scan(con, [u], field_names=field_names, line_filter=line_filter)
                     if u.needs_python:
                         con.execute(f"DELETE FROM {PROC_TABLE} WHERE file = ?", [str(u.sql_path)])
+                        con.execute(f"DELETE FROM {CAND_TABLE} WHERE file = ?", [str(u.sql_path)])
                 except duckdb.Error as exc:
                     u.needs_python = f"unreadable by the SQL path ({str(exc).splitlines()[0]})"
 
@@ -263,10 +326,17 @@ def _layers(keys: List[str]) -> List[List[str]]:
     return layers
 
 
-def _read_json(units: Sequence[_Unit], keys: Sequence[str]) -> str:
+def _read_json(units: Sequence[_Unit], keys: Sequence[str], ordinality: bool = False) -> str:
+    """A relation of the records' `keys` (VARCHAR), with their position `ordinality` if asked. For the candidate
+    table, json_transform: the same JSON-to-VARCHAR transform read_json applies (numbers re-rendered,
+    nested values re-serialised, keys matched alike)."""
+    if units[0].table:
+        struct = json.dumps({k: "VARCHAR" for k in keys})
+        return (f"(SELECT rowid AS ordinality, unnest(json_transform(json, {_lit(struct)})) "
+                f"FROM {units[0].table})")
     struct = "{" + ", ".join(f"{_lit(k)}: 'VARCHAR'" for k in keys) + "}"
     return (f"read_json({_path_list(units)}, format = 'newline_delimited', records = true, "
-            f"columns = {struct})")
+            f"columns = {struct})" + (" WITH ORDINALITY" if ordinality else ""))
 
 
 def _variant_tables(con: duckdb.DuckDBPyConnection, groups: List[List[_Unit]],
@@ -286,7 +356,7 @@ def _variant_tables(con: duckdb.DuckDBPyConnection, groups: List[List[_Unit]],
             sel = ", ".join(f"{quote_ident(k)} AS {quote_ident(cols[k])}" for k in layer)
             cond = " OR ".join(f"{quote_ident(k)} IS NOT NULL" for k in layer)
             con.execute(f"""CREATE OR REPLACE TEMP TABLE {part} AS
-                            SELECT ordinality AS ord, {sel} FROM {_read_json(group, layer)} WITH ORDINALITY
+                            SELECT ordinality AS ord, {sel} FROM {_read_json(group, layer, True)}
                             WHERE {cond}""")
             parts.append(part)
         name = f"_ls_variants_{gi}"
@@ -301,12 +371,18 @@ def _variant_tables(con: duckdb.DuckDBPyConnection, groups: List[List[_Unit]],
 
 
 def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
-                progress: Optional[Progress] = None, raw_events: bool = True) -> LoadReport:
+                progress: Optional[Progress] = None, raw_events: bool = True,
+                line_filter: Optional[str] = None) -> LoadReport:
     """Read event files/folders into `con`: view `events`, table `processes`. See the module docstring.
 
     raw_events=False builds only `processes` (enough for a tstats search over Endpoint.Processes): the
     field-name pass that the `events` view needs is skipped, which roughly halves the time on JSON lines.
     LoadReport.columns["events"] is then empty and no `events` view exists.
+
+    line_filter (with raw_events=True): a SQL condition on the raw line text `json` that every event the
+    raw-event search can match satisfies (localsearch.spl.prefilter.line_filter); `events` then holds only
+    the lines passing it (and its columns are the fields of those lines), while LoadReport.events, the
+    per-file counts and `processes` still cover every event read.
 
     progress(bytes_done, bytes_total), if given, is called from the calling thread as reading goes on.
     DuckDB's own progress bar printing is switched off while loading (it would write to stdout) and the
@@ -318,14 +394,14 @@ def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
     con.execute("SET enable_progress_bar_print = false")
     con.execute("SET progress_bar_time = 0")
     try:
-        return _load(paths, con, progress, raw_events)
+        return _load(paths, con, progress, raw_events, line_filter if raw_events else None)
     finally:
         for name in sorted(saved, key=lambda n: n != "progress_bar_time"):   # no bar printed meanwhile
             con.execute(f"SET {name} = {saved[name]}")
 
 
 def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optional[Progress],
-          raw_events: bool) -> LoadReport:
+          raw_events: bool, line_filter: Optional[str]) -> LoadReport:
     report = LoadReport()
     found, ignored = discover([Path(p) for p in paths])
     for p, why in ignored:
@@ -346,6 +422,8 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
                                "AND table_name LIKE '\\_ls\\_variants\\_%' ESCAPE '\\'").fetchall():
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PROC_TABLE} (file VARCHAR, json VARCHAR)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {CAND_TABLE} (file VARCHAR, json VARCHAR, p BOOLEAN, k BOOLEAN, "
+                f"o BOOLEAN)")
     staging = Path(tempfile.mkdtemp(prefix="localsearch-"))
     atexit.register(shutil.rmtree, staging, True)
     report.staging_dir = staging
@@ -368,7 +446,8 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
         for group in _groups(units):
             size = sum(u.size for u in group)
             big = progress is not None and size > PROGRESS_BYTES
-            _scan_all(con, group, (lambda f, size=size: emit(int(f * size))) if big else None, raw_events)
+            _scan_all(con, group, (lambda f, size=size: emit(int(f * size))) if big else None, raw_events,
+                      line_filter)
             done += size
             emit()
         kept: List[_Unit] = []
@@ -385,15 +464,31 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
                 kept.append(u)
     finally:
         stager.close()
-    _scan_all(con, stager.bundles, field_names=raw_events)
+    _scan_all(con, stager.bundles, field_names=raw_events, line_filter=line_filter)
     for u in stager.bundles:
         if u.needs_python:        # staged files are written by readers.py: this is a bug, not bad input
             raise LoadError(u.sql_path, f"staged events unreadable: {u.needs_python}")
     units = kept + stager.bundles
-    ev_cols = _build_events(con, units) if raw_events else {}
+    if line_filter is None:
+        con.execute(f"DROP TABLE {CAND_TABLE}")
+        view_units = units
+    else:
+        view_units = [_candidates_unit(con, units)]
+        report.candidates = view_units[0].events
+    ev_cols = _build_events(con, view_units) if raw_events else {}
     _build_processes(con, units, report, ev_cols)
     emit()
     return report
+
+
+def _candidates_unit(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> _Unit:
+    """The candidate lines of a prefiltered load (the rows left in CAND_TABLE, kept in memory like the
+    records of pass 1) as the one unit the `events` view reads; it carries their field names."""
+    unit = _Unit(Path(CAND_TABLE), None, 0, table=CAND_TABLE)
+    for u in units:
+        unit.keys.update(u.keys)
+    unit.events = con.execute(f"SELECT count(*) FROM {CAND_TABLE}").fetchone()[0]
+    return unit
 
 
 def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[str, str]:
@@ -448,9 +543,10 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
             raw = col(name) if name in raw_counts else None
             items.append((cols[name], f"coalesce({e}, {raw})" if raw else e))
         sel = ",\n  ".join(f"{e} AS {quote_ident(c)}" for c, e in items)
-        src = f"{_read_json(group, sorted(plain))}"
+        # (no field at all: only a prefiltered load without candidates; read_json needs a column)
+        src = _read_json(group, sorted(plain) or ["_ls_no_field"], vt is not None)
         if vt is not None:      # record positions only where a side table needs them (they cost time)
-            src += f" WITH ORDINALITY AS r LEFT JOIN {vt} AS v ON v.ord = r.ordinality"
+            src += f" AS r LEFT JOIN {vt} AS v ON v.ord = r.ordinality"
         else:
             src += " AS r"
         selects.append(f"SELECT\n  {sel}\nFROM {src}")

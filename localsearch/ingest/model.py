@@ -40,7 +40,9 @@ class FileReport:
 @dataclass
 class LoadReport:
     files: List[FileReport] = field(default_factory=list)
-    events: int = 0                    # rows in `events`
+    events: int = 0                    # events read (also when `events` holds prefiltered candidates only)
+    # with a prefilter (load_events' line_filter): rows in `events`, the candidate lines; None without one
+    candidates: Optional[int] = None
     processes: int = 0                 # rows in `processes`
     skipped: List[Skipped] = field(default_factory=list)
     # per table: Splunk field name -> quoted SQL column identifier (case-sensitive Splunk names on a
