@@ -509,7 +509,7 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
     vtables = _variant_tables(con, groups, variants, {k: cols[field_of[k]] for k in variants})
 
     # events view: one SELECT per group, UNION ALL
-    def resolver_for(has_variants: bool) -> Callable[[str], Optional[str]]:
+    def resolver_for(has_variants: bool, from_text: bool) -> Callable[[str], Optional[str]]:
         def col(name: str) -> Optional[str]:
             if name in SYSTEM_ALIASES:
                 alt = SYSTEM_ALIASES[name]
@@ -522,12 +522,15 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
                 return None
             if name in variants:
                 return f"v.{quote_ident(cols[field_of[name]])}" if has_variants else "CAST(NULL AS VARCHAR)"
+            if from_text:       # one field per transform: a query parses only for the fields it uses
+                return f"struct_extract(json_transform(r.json, {_lit(json.dumps({name: 'VARCHAR'}))}), {_lit(name)})"
             return f"r.{quote_ident(name)}"
         return col
 
     selects = []
     for group, vt in zip(groups, vtables):
-        col = resolver_for(vt is not None)
+        from_text = bool(group[0].table)
+        col = resolver_for(vt is not None, from_text)
         m = Mapping(col)
         items: List[Tuple[str, str]] = []
         for k in sorted(raw_counts, key=lambda x: cols[field_of[x]]):
@@ -544,7 +547,10 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
             items.append((cols[name], f"coalesce({e}, {raw})" if raw else e))
         sel = ",\n  ".join(f"{e} AS {quote_ident(c)}" for c, e in items)
         # (no field at all: only a prefiltered load without candidates; read_json needs a column)
-        src = _read_json(group, sorted(plain) or ["_ls_no_field"], vt is not None)
+        if from_text:       # the candidate lines' text: each raw field taken by its own json_transform
+            src = f"(SELECT rowid AS ordinality, json FROM {group[0].table})"
+        else:
+            src = _read_json(group, sorted(plain) or ["_ls_no_field"], vt is not None)
         if vt is not None:      # record positions only where a side table needs them (they cost time)
             src += f" AS r LEFT JOIN {vt} AS v ON v.ord = r.ordinality"
         else:
