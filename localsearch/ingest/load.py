@@ -73,7 +73,8 @@ CAND_TABLE = "_ls_cand_json"     # a prefiltered load: (file, json, flags), see 
                                  # candidate lines the `events` view reads
 # Lines a prefiltered scan keeps whatever the filter says, so the Winlogbeat test sees every top-level key
 # the full scan would (a `\uXXXX` escape may spell `winlog`).
-WINLOG_TEXT_SQL = r"""(contains(json, '"winlog"') OR regexp_matches(json, '\\u[0-9A-Fa-f]{4}'))"""
+# (a regex, not contains(): RE2 skips ahead on the literal faster than contains() scans)
+WINLOG_TEXT_SQL = r"""(regexp_matches(json, '"winlog"\s*:') OR regexp_matches(json, '\\u[0-9A-Fa-f]{4}'))"""
 NON_OBJECT_RE = r'^\s*\{\s*"'         # fails only on records that are not objects, or empty objects
 # Field names the `events` view computes rather than reads from the raw line (besides `extracted_<name>`,
 # raw fields renamed): what a prefilter must not take as raw text.
