@@ -137,7 +137,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     app_name = confs.conf("app").get("package", "id") or app_dir.resolve().name
-    engine = SearchEngine(con, report.columns, confs, earliest=earliest, latest=latest, app_name=app_name)
+    label = (None if report.candidates is None else
+             "the events whose text can match the search's values (the prefiltered events)")
+    engine = SearchEngine(con, report.columns, confs, earliest=earliest, latest=latest, app_name=app_name,
+                          events_label=label)
     local_used = str(local_dir) if local_dir.is_dir() and any(local_dir.glob("*.conf")) else None
     try:
         result = engine.run(search)

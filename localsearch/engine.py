@@ -97,8 +97,11 @@ class SearchEngine:
     def __init__(self, con, columns: Dict[str, Dict[str, str]], confs: AppConfs, *,
                  earliest: Optional[float] = None, latest: Optional[float] = None,
                  app_name: str = "DA-ESS-WmiProcessExecution", chunk_size: int = CHUNK_SIZE,
-                 python: str = sys.executable, command_runner: Optional[Callable] = None):
+                 python: str = sys.executable, command_runner: Optional[Callable] = None,
+                 events_label: Optional[str] = None):
         self.con = con
+        # how warnings name the `events` rows when the loader holds only a prefiltered part of them
+        self.events_label = events_label
         self.columns = columns
         self.confs = confs
         self.earliest = earliest
@@ -205,7 +208,7 @@ class SearchEngine:
             cols.append(Col(name, quoted, types.get(raw, "VARCHAR")))
         return cols
 
-    def _time_filter(self, time_sql: Optional[str], table: str) -> str:
+    def _time_filter(self, time_sql: Optional[str], table: str, label: Optional[str] = None) -> str:
         conds = []
         if self.earliest is not None:
             conds.append(f"{time_sql} >= {self.earliest!r}")
@@ -216,7 +219,7 @@ class SearchEngine:
         if conds:
             untimed = self.con.execute(f"SELECT count(*) FROM {table} WHERE {time_sql} IS NULL").fetchone()[0]
             if untimed:
-                self.warnings.append(f"{untimed} events in {table} have no readable time: outside any "
+                self.warnings.append(f"{untimed} events in {label or table} have no readable time: outside any "
                                      f"--earliest/--latest window")
         return " AND ".join(conds) if conds else "TRUE"
 
@@ -229,9 +232,9 @@ class SearchEngine:
         cols = self._base_cols("events")
         missing: List[str] = []
         pred = compile_search(expr, resolver_for(cols, missing))
-        self._warn_missing(missing, "the loaded events")
+        self._warn_missing(missing, self.events_label or "the loaded events")
         time_col = next((c for c in cols if c.name == "_time"), None)
-        where = f"({pred}) AND {self._time_filter(time_col.sql if time_col else None, 'events')}"
+        where = f"({pred}) AND {self._time_filter(time_col.sql if time_col else None, 'events', self.events_label)}"
         order = f"{time_col.sql} DESC" if time_col else "1"
         return self.materialize("events", [(c.name, c.sql) for c in cols], where, order)
 
