@@ -19,8 +19,8 @@ with the whole formula, which is the same as OR-ing them into every chunk test):
   inside objects and arrays nested in a value, which it re-serialises);
 - for a chunk with `i` or `k`: the non-ASCII characters whose DuckDB lower() is that letter (U+0130,
   U+212A), which Splunk-style case-insensitive matching equates with it.
-Every guard starts with a literal or is a plain substring test: RE2 then skips ahead quickly (a leading
-character class or an alternation makes a regex over every line several times slower).
+The guards most chunks need start with a literal or are substring tests, so RE2 skips ahead quickly (a
+leading character class, as in the number guard, or an alternation makes a regex several times slower).
 """
 from __future__ import annotations
 
