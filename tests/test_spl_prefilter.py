@@ -330,3 +330,23 @@ def test_missing_field_warning_names_the_prefiltered_events(tmp_path: Path) -> N
     assert on.returncode == 0 and off.returncode == 0 and on.stdout == off.stdout and on.stdout
     assert "field LogonId does not exist in the events whose text can match" in on.stderr
     assert "LogonId" not in off.stderr and "field User does not exist in the loaded events" in off.stderr
+
+
+def test_search_without_table_gives_the_same_results_field_for_field(tmp_path: Path) -> None:
+    # without `table` the output lists the fields of the loaded events: with the prefilter only those of the
+    # candidate events (fields no candidate has are absent, and their order may differ), values identical
+    if not (DATASETS / "otrf").is_dir():
+        pytest.skip(f"shared datasets not found at {DATASETS}")
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "savedsearches.conf").write_text('[T]\nsearch = ParentImage="*\\\\WmiPrvSE.exe" NOT User="*SYSTEM"\n')
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    outs = []
+    for off in ("", "1"):
+        env["LOCALSEARCH_NO_PREFILTER"] = off
+        proc = subprocess.run([sys.executable, "-m", "localsearch", "run", str(DATASETS / "otrf"), "--search", "T",
+                               "--local-dir", str(local), "--format", "jsonl"], cwd=REPO, capture_output=True,
+                              text=True, timeout=600, env=env)
+        assert proc.returncode == 0, proc.stderr
+        outs.append([json.loads(line) for line in proc.stdout.splitlines()])
+    assert outs[0] and outs[0] == outs[1]
