@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional
 
+from ..sqltext import sql_literal
+
 SYSMON_CHANNEL = "microsoft-windows-sysmon/operational"
 SECURITY_CHANNEL = "security"
 
@@ -58,10 +60,6 @@ RAW_FIELDS_USED: List[str] = [
 ]
 
 Resolver = Callable[[str], Optional[str]]   # raw field name -> SQL expression, None when no input has it
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def hex_norm_sql(x: str) -> str:
@@ -102,10 +100,10 @@ class Mapping:
         return f"coalesce({self.raw('EventCode')}, {self.raw('EventID')})"
 
     def is_sysmon1(self) -> str:
-        return f"({self.event_code()} = '1' AND lower({self.raw('Channel')}) = {_lit(SYSMON_CHANNEL)})"
+        return f"({self.event_code()} = '1' AND lower({self.raw('Channel')}) = {sql_literal(SYSMON_CHANNEL)})"
 
     def is_4688(self) -> str:
-        return f"({self.event_code()} = '4688' AND lower({self.raw('Channel')}) = {_lit(SECURITY_CHANNEL)})"
+        return f"({self.event_code()} = '4688' AND lower({self.raw('Channel')}) = {sql_literal(SECURITY_CHANNEL)})"
 
     def is_process(self) -> str:
         return f"({self.is_sysmon1()} OR {self.is_4688()})"
@@ -116,8 +114,8 @@ class Mapping:
 
     def source(self) -> str:
         ch = self.raw("Channel")
-        canon = (f"CASE lower({ch}) WHEN {_lit(SECURITY_CHANNEL)} THEN 'Security' "
-                 f"WHEN {_lit(SYSMON_CHANNEL)} THEN 'Microsoft-Windows-Sysmon/Operational' ELSE {ch} END")
+        canon = (f"CASE lower({ch}) WHEN {sql_literal(SECURITY_CHANNEL)} THEN 'Security' "
+                 f"WHEN {sql_literal(SYSMON_CHANNEL)} THEN 'Microsoft-Windows-Sysmon/Operational' ELSE {ch} END")
         return f"'XmlWinEventLog:' || {canon}"
 
     def defaults(self) -> Dict[str, str]:

@@ -52,6 +52,7 @@ from typing import IO, Callable, Dict, List, Optional, Sequence, Tuple
 
 import duckdb
 
+from ..sqltext import sql_literal
 from . import readers
 from .cim import EVENT_ALIASES, PROCESS_FIELDS, RAW_FIELDS_USED, Mapping
 from .columns import assign_columns, quote_ident
@@ -68,6 +69,7 @@ SYSTEM_ALIASES = {"Computer": "Hostname", "EventCode": "EventID", "EventRecordID
 PROC_RE = r'"Event(?:ID|Code)"\s*:\s*"?(1|4688)"?\s*[,}]'
 PROGRESS_BYTES = 32 << 20        # groups larger than this report DuckDB's progress while scanned
 WINLOGBEAT_REASON = "Winlogbeat records"
+NON_OBJECT_REASON = "records that are not JSON objects (or empty objects)"
 PROC_TABLE = "_ls_proc_json"
 CAND_TABLE = "_ls_cand_json"     # a prefiltered load: (file, json, flags), see _scan_filtered; then the
                                  # candidate lines the `events` view reads
@@ -97,12 +99,8 @@ class _Unit:
     table: str = ""             # the candidate lines of a prefiltered load: a table (ord, json), not a file
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _path_list(units: Sequence[_Unit]) -> str:
-    return "[" + ", ".join(_lit(str(u.sql_path)) for u in units) + "]"
+    return "[" + ", ".join(sql_literal(str(u.sql_path)) for u in units) + "]"
 
 
 def _groups(units: List[_Unit]) -> List[List[_Unit]]:
@@ -168,22 +166,27 @@ def _scan(con: duckdb.DuckDBPyConnection, units: List[_Unit],
     _execute(con, 
         f"""CREATE OR REPLACE TEMP TABLE _ls_scan AS
             SELECT filename, any_value(k) AS keys, count(*) AS n,
-                   list(json) FILTER (WHERE regexp_matches(json, {_lit(PROC_RE)})) AS procs
+                   list(json) FILTER (WHERE regexp_matches(json, {sql_literal(PROC_RE)})) AS procs
             FROM (SELECT filename, json, json_keys(json) AS k
                   FROM read_ndjson_objects({_path_list(units)}, filename = true))
             GROUP BY filename, hash(k)""", tick)
     rows = con.execute("SELECT filename, keys, n FROM _ls_scan").fetchall()
-    con.execute(f"INSERT INTO {PROC_TABLE} SELECT filename, unnest(procs) FROM _ls_scan WHERE len(procs) > 0")
-    con.execute("DROP TABLE _ls_scan")
+    _take_process_records(con)
     for fname, keys, n in rows:
         u = by_name[fname]
         if not keys:
-            u.needs_python = "records that are not JSON objects (or empty objects)"
+            u.needs_python = NON_OBJECT_REASON
         elif "winlog" in keys:
             u.needs_python = WINLOGBEAT_REASON
         for k in keys:
             u.keys[k] += n
         u.events += n
+
+
+def _take_process_records(con: duckdb.DuckDBPyConnection) -> None:
+    """Move the process-creation records a scan collected in _ls_scan into PROC_TABLE; drop _ls_scan."""
+    con.execute(f"INSERT INTO {PROC_TABLE} SELECT filename, unnest(procs) FROM _ls_scan WHERE len(procs) > 0")
+    con.execute("DROP TABLE _ls_scan")
 
 
 def _scan_light(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: Dict[str, _Unit],
@@ -195,16 +198,15 @@ def _scan_light(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: Dic
             SELECT filename, count(*) AS n,
                    count(*) FILTER (WHERE NOT starts_with(json, '{{')) AS non_objects,
                    count(*) FILTER (WHERE contains(json, '"winlog"')) AS winlog,
-                   list(json) FILTER (WHERE regexp_matches(json, {_lit(PROC_RE)})) AS procs
+                   list(json) FILTER (WHERE regexp_matches(json, {sql_literal(PROC_RE)})) AS procs
             FROM read_ndjson_objects({_path_list(units)}, filename = true)
             GROUP BY filename""", tick)
     rows = con.execute("SELECT filename, n, non_objects, winlog FROM _ls_scan").fetchall()
-    con.execute(f"INSERT INTO {PROC_TABLE} SELECT filename, unnest(procs) FROM _ls_scan WHERE len(procs) > 0")
-    con.execute("DROP TABLE _ls_scan")
+    _take_process_records(con)
     for fname, n, non_objects, winlog in rows:
         u = by_name[fname]
         if non_objects:
-            u.needs_python = "records that are not JSON objects (or empty objects)"
+            u.needs_python = NON_OBJECT_REASON
         elif winlog:
             u.needs_python = WINLOGBEAT_REASON
         u.events += n
@@ -223,9 +225,9 @@ def _scan_filtered(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: 
         f"""INSERT INTO {CAND_TABLE}
             SELECT filename, CASE WHEN p OR k THEN json END, p, k, o
             FROM (SELECT filename, json,
-                         regexp_matches(json, {_lit(PROC_RE)}) AS p,
+                         regexp_matches(json, {sql_literal(PROC_RE)}) AS p,
                          (({line_filter}) OR {WINLOG_TEXT_SQL}) AS k,
-                         NOT regexp_matches(json, {_lit(NON_OBJECT_RE)}) AS o
+                         NOT regexp_matches(json, {sql_literal(NON_OBJECT_RE)}) AS o
                   FROM read_ndjson_objects({_path_list(units)}, filename = true))""", tick)
     rows = con.execute(f"SELECT file, count(*), count(*) FILTER (WHERE o) FROM {CAND_TABLE} "
                        f"WHERE list_contains(?, file) GROUP BY file", [files]).fetchall()
@@ -239,7 +241,7 @@ def _scan_filtered(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: 
     for fname, n, non_objects in rows:
         u = by_name[fname]
         if non_objects:
-            u.needs_python = "records that are not JSON objects (or empty objects)"
+            u.needs_python = NON_OBJECT_REASON
         u.events += n
     for fname, keys, n in keyrows:
         u = by_name[fname]
@@ -333,9 +335,9 @@ def _read_json(units: Sequence[_Unit], keys: Sequence[str], ordinality: bool = F
     nested values re-serialised, keys matched alike)."""
     if units[0].table:
         struct = json.dumps({k: "VARCHAR" for k in keys})
-        return (f"(SELECT rowid AS ordinality, unnest(json_transform(json, {_lit(struct)})) "
+        return (f"(SELECT rowid AS ordinality, unnest(json_transform(json, {sql_literal(struct)})) "
                 f"FROM {units[0].table})")
-    struct = "{" + ", ".join(f"{_lit(k)}: 'VARCHAR'" for k in keys) + "}"
+    struct = "{" + ", ".join(f"{sql_literal(k)}: 'VARCHAR'" for k in keys) + "}"
     return (f"read_json({_path_list(units)}, format = 'newline_delimited', records = true, "
             f"columns = {struct})" + (" WITH ORDINALITY" if ordinality else ""))
 
@@ -524,7 +526,7 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
             if name in variants:
                 return f"v.{quote_ident(cols[field_of[name]])}" if has_variants else "CAST(NULL AS VARCHAR)"
             if from_text:       # one field per transform: a query parses only for the fields it uses
-                return f"struct_extract(json_transform(r.json, {_lit(json.dumps({name: 'VARCHAR'}))}), {_lit(name)})"
+                return f"struct_extract(json_transform(r.json, {sql_literal(json.dumps({name: 'VARCHAR'}))}), {sql_literal(name)})"
             return f"r.{quote_ident(name)}"
         return col
 
@@ -581,7 +583,7 @@ def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report:
         return f"p.{quote_ident(name)}"
 
     pm = Mapping(pcol)
-    paths = "[" + ", ".join(_lit("$." + json.dumps(k)) for k in needed) + "]"
+    paths = "[" + ", ".join(sql_literal("$." + json.dumps(k)) for k in needed) + "]"
     extract = ", ".join(f"x[{i + 1}] AS {quote_ident(k)}" for i, k in enumerate(needed))
     pcim = pm.cim()
     pdef = pm.defaults()

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ..sqltext import sql_literal
 from .errors import SplError, Unsupported
 from .expr import (And, Compare, EBinary, EBool, ECall, EField, ENot, ENum, EStr, EvalNode, MatchAll, Not,
                    Or, SearchNode, Term)
@@ -36,8 +37,7 @@ class Col:
         return self.type in INT_TYPES or self.type in FLOAT_TYPES or self.type.startswith("DECIMAL")
 
 
-def lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+lit = sql_literal
 
 
 def text_of(sql: str, type_: str) -> str:
