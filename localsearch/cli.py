@@ -19,7 +19,6 @@ from .conf import AppConfs, ConfError
 from .output import FORMATS, summary_lines, write_results
 from .spl.errors import SplError
 from .spl.timespec import TimeSpecError, parse_time
-from .spl.macros import expand_macros
 
 DEFAULT_SEARCH = "Endpoint - Process Execution via WMI - Rule"
 EXIT_OK, EXIT_SEARCH, EXIT_USAGE = 0, 1, 2
@@ -113,19 +112,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no such file or folder: " + ", ".join(missing))
 
     import duckdb
-    from .engine import CommandError, SearchEngine, reads_raw_events
+    from .engine import CommandError, SearchEngine, sources_of
     from .ingest import DERIVED_FIELDS, LoadError, load_events
-    from .spl.prefilter import line_filter as prefilter_for
+    from .spl.pipeline import Pipeline, parse_pipeline
+    from .spl.prefilter import pipeline_filter
 
     line_filter: Optional[str] = None
-    try:    # a tstats search needs only the data model: the loader then skips the raw events view
-        expanded = expand_macros(search, confs.conf("macros"))
-        raw_events = reads_raw_events(expanded)
+    pipeline: Optional[Pipeline] = None
+    raw_events = True
+    try:    # the search is parsed once: a tstats search needs only the data model (no raw events view)
+        pipeline = parse_pipeline(search, sources_of(confs))
+        raw_events = pipeline.reads_raw_events()
         # a raw-event search: only lines that can match its leading search go into the events view
         if raw_events and os.environ.get(NO_PREFILTER_ENV, "") in ("", "0"):
-            line_filter = prefilter_for(expanded, DERIVED_FIELDS)
+            line_filter = pipeline_filter(pipeline, DERIVED_FIELDS)
     except SplError:
-        raw_events = True     # the search itself reports the error, after loading
+        pass                  # the search itself reports the error, after loading
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would write to stdout
     progress = _LazyProgress()
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
                           events_label=label)
     local_used = str(local_dir) if local_dir.is_dir() and any(local_dir.glob("*.conf")) else None
     try:
-        result = engine.run(search)
+        result = engine.run(pipeline if pipeline is not None else search)
     except CommandError as exc:
         _summary(args.search, report, 0, engine.messages, engine.warnings, local_used)
         _err(str(exc))

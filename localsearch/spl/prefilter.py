@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Callable, Collection, List, Optional, Tuple, Union
 
 from .errors import SplError
-from .expr import And, Compare, MatchAll, Not, Or, SearchNode, Term, parse_search
-from .lexer import WORD, split_pipeline, tokenize
+from .ast import And, Compare, MatchAll, Not, Or, SearchNode, Term
+from .pipeline import Pipeline, parse_expanded
 
 MIN_CHUNK = 4
 _RUN = re.compile(r"[A-Za-z0-9._-]+")
@@ -81,10 +81,11 @@ def derive(node: SearchNode, is_raw_field: Callable[[str], bool]) -> Optional[Fo
             return None
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
     if isinstance(node, Or):
-        parts = [derive(n, is_raw_field) for n in node.items]
-        if any(f is None for f in parts):
+        derived = [derive(n, is_raw_field) for n in node.items]
+        branches = [f for f in derived if f is not None]
+        if len(branches) < len(derived):
             return None
-        return parts[0] if len(parts) == 1 else AnyOf(tuple(f for f in parts if f is not None))
+        return branches[0] if len(branches) == 1 else AnyOf(tuple(branches))
     if isinstance(node, (Not, MatchAll, Term)):
         return None
     raise TypeError(f"not a search node: {node!r}")
@@ -129,25 +130,23 @@ def leading_search(expanded: str) -> Optional[SearchNode]:
     """The AST of a (macro-expanded) search's leading event search; None for a generating command such as
     tstats, or when it does not parse (the engine reports that)."""
     try:
-        segments = split_pipeline(expanded)
-        text, pos = segments[0]
-        if text.strip() == "":
-            return None
-        m = re.match(r"(\S+)(\s*)", text)
-        if m and m.group(1).lower() == "search":
-            text, pos = text[m.end():], pos + m.end()
-        tokens = tokenize(text, pos)
-        if any(t.kind == WORD and t.value.startswith("[") for t in tokens):
-            return None      # subsearch: the engine refuses it
-        return parse_search(tokens, len(expanded))
+        return parse_expanded(expanded).leading_search()
     except SplError:
         return None
 
 
 def line_filter(expanded: str, derived_fields: Collection[str]) -> Optional[str]:
-    """SQL condition on the raw line `json` implied by the search's leading event search, or None.
+    """SQL condition on the raw line `json` implied by the search's leading event search, or None."""
+    try:
+        return pipeline_filter(parse_expanded(expanded), derived_fields)
+    except SplError:
+        return None
+
+
+def pipeline_filter(pipeline: Pipeline, derived_fields: Collection[str]) -> Optional[str]:
+    """SQL condition on the raw line `json` implied by the pipeline's leading event search, or None.
     derived_fields: field names the loader computes rather than reads from the line (`extracted_*` too)."""
-    node = leading_search(expanded)
+    node = pipeline.leading_search()
     if node is None:
         return None
     derived = set(derived_fields)

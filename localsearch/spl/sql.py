@@ -1,4 +1,4 @@
-"""Compiles search and eval expressions to DuckDB SQL over a relation whose fields are known.
+"""Compiles search expressions to DuckDB SQL (eval expressions: eval_sql.py) over a relation whose fields are known.
 
 Splunk field names are case-sensitive and DuckDB identifiers are not, so every field is addressed through a
 `Col` (Splunk name -> SQL expression + DuckDB type); a field that does not exist is SQL NULL.
@@ -8,14 +8,12 @@ to exist, `NOT field=v` does not. In `where`, strings compare case-sensitively a
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional
 
 from ..sqltext import sql_literal
 from .errors import SplError, Unsupported
-from .expr import (And, Compare, EBinary, EBool, ECall, EField, ENot, ENum, EStr, EvalNode, MatchAll, Not,
-                   Or, SearchNode, Term)
+from .ast import And, Compare, MatchAll, Not, Or, SearchNode, Term
 
 INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
              "UBIGINT", "UHUGEINT"}
@@ -125,154 +123,6 @@ def compile_search(node: SearchNode, resolve: Resolver) -> str:
     raise SplError(f"cannot compile {node!r}")
 
 
-# ---- eval (where) ----------------------------------------------------------------------------------
-# kinds: num, str, bool, any (a text field whose values may be numbers), list, null
-def compile_eval(node: EvalNode, resolve: Resolver) -> Tuple[str, str]:
-    if isinstance(node, EStr):
-        return lit(node.value), "str"
-    if isinstance(node, ENum):
-        return repr(node.value), "num"
-    if isinstance(node, EBool):
-        return ("TRUE" if node.value else "FALSE"), "bool"
-    if isinstance(node, EField):
-        col = resolve(node.name, node.pos)
-        if col is None:
-            return "CAST(NULL AS VARCHAR)", "null"
-        if col.is_list:
-            return col.sql, "list"
-        if col.is_number:
-            return col.sql, "num"
-        if col.type == "BOOLEAN":
-            return col.sql, "bool"
-        return text_of(col.sql, col.type), "any"
-    if isinstance(node, ENot):
-        sql, kind = compile_eval(node.item, resolve)
-        _need_bool(kind, "NOT")
-        return f"(NOT {sql})", "bool"
-    if isinstance(node, EBinary):
-        if node.op in ("AND", "OR"):
-            ls, lk = compile_eval(node.left, resolve)
-            rs, rk = compile_eval(node.right, resolve)
-            _need_bool(lk, node.op)
-            _need_bool(rk, node.op)
-            return f"({ls} {node.op} {rs})", "bool"
-        if node.op == "LIKE":
-            return _like(node.left, node.right, resolve, node.pos), "bool"
-        return _comparison(node, resolve), "bool"
-    if isinstance(node, ECall):
-        return _call(node, resolve)
-    raise SplError(f"cannot compile {node!r}")
-
-
-def _need_bool(kind: str, where: str) -> None:
-    if kind not in ("bool", "null"):
-        raise SplError(f"{where} needs Boolean operands (comparisons or functions such as isnull())")
-
-
-def _scalar(node: EvalNode, resolve: Resolver, pos: int) -> Tuple[str, str]:
-    sql, kind = compile_eval(node, resolve)
-    if kind == "list":
-        name = node.name if isinstance(node, EField) else "a multivalue value"
-        raise Unsupported(f"comparing multivalue field {name} in where", pos)
-    return sql, kind
-
-
-def _as_text(sql: str, kind: str) -> str:
-    if kind == "num":
-        return text_of(sql, "DOUBLE")
-    if kind == "bool":
-        return f"CAST({sql} AS VARCHAR)"
-    return sql
-
-
-def _comparison(node: EBinary, resolve: Resolver) -> str:
-    ls, lk = _scalar(node.left, resolve, node.pos)
-    rs, rk = _scalar(node.right, resolve, node.pos)
-    op = "<>" if node.op == "!=" else node.op
-    if "null" in (lk, rk):
-        return "CAST(NULL AS BOOLEAN)"
-    if lk == "num" and rk == "num":
-        return f"({ls} {op} {rs})"
-    if {lk, rk} == {"num", "any"}:
-        a = ls if lk == "num" else f"TRY_CAST({ls} AS DOUBLE)"
-        b = rs if rk == "num" else f"TRY_CAST({rs} AS DOUBLE)"
-        return f"({a} {op} {b})"
-    if lk == "any" and rk == "any":
-        return (f"(CASE WHEN TRY_CAST({ls} AS DOUBLE) IS NOT NULL AND TRY_CAST({rs} AS DOUBLE) IS NOT NULL "
-                f"THEN TRY_CAST({ls} AS DOUBLE) {op} TRY_CAST({rs} AS DOUBLE) ELSE {ls} {op} {rs} END)")
-    return f"({_as_text(ls, lk)} {op} {_as_text(rs, rk)})"
-
-
-def _like(left: EvalNode, right: EvalNode, resolve: Resolver, pos: int) -> str:
-    ls, lk = _scalar(left, resolve, pos)
-    rs, rk = _scalar(right, resolve, pos)
-    return f"({_as_text(ls, lk)} LIKE {_as_text(rs, rk)})"
-
-
-# PCRE constructs (Splunk's regex engine) that DuckDB's RE2 lacks: lookaround, backreferences, atomic groups,
-# possessive quantifiers. Refused rather than matched differently.
-_PCRE_ONLY = re.compile(r"\(\?(?:=|!|<=|<!|>)|\\[1-9]|\\g[{<\d]|\\k<|[*+?}]\+")
-
-
-def check_regex(pattern: str, pos: int) -> None:
-    """A match() pattern DuckDB can run as Splunk would: PCRE-only constructs are refused, bad syntax is an error."""
-    found = _PCRE_ONLY.search(pattern)
-    if found:
-        raise Unsupported(f"regular expression construct {found.group(0)!r} in match() (PCRE only)", pos)
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise SplError(f"invalid regular expression {pattern!r} in match(): {exc}", pos) from None
-
-
-def _call(node: ECall, resolve: Resolver) -> Tuple[str, str]:
-    name = node.name
-    if name in ("true", "false"):
-        return ("TRUE" if name == "true" else "FALSE"), "bool"
-    if name in ("isnull", "isnotnull"):
-        sql, kind = compile_eval(node.args[0], resolve)
-        if kind == "list":
-            test = f"({sql} IS NULL OR len({sql}) = 0)"
-        else:
-            test = f"({sql} IS NULL)"
-        return (test if name == "isnull" else f"(NOT {test})"), "bool"
-    if name == "like":
-        return _like(node.args[0], node.args[1], resolve, node.pos), "bool"
-    if name == "match":
-        if isinstance(node.args[1], EStr):
-            check_regex(node.args[1].value, node.pos)
-        ls, lk = _scalar(node.args[0], resolve, node.pos)
-        rs, rk = _scalar(node.args[1], resolve, node.pos)
-        return f"regexp_matches({_as_text(ls, lk)}, {_as_text(rs, rk)})", "bool"
-    if name in ("lower", "upper"):
-        sql, kind = _scalar(node.args[0], resolve, node.pos)
-        return f"{name}({_as_text(sql, kind)})", "str"
-    if name == "len":
-        sql, kind = _scalar(node.args[0], resolve, node.pos)
-        return f"length({_as_text(sql, kind)})", "num"
-    if name in ("isnum", "isstr"):
-        sql, kind = _scalar(node.args[0], resolve, node.pos)
-        if kind == "num":
-            return ("TRUE" if name == "isnum" else "FALSE"), "bool"
-        isnum = f"(TRY_CAST({sql} AS DOUBLE) IS NOT NULL)"
-        return (isnum if name == "isnum" else f"({sql} IS NOT NULL AND NOT {isnum})"), "bool"
-    if name == "in":
-        sql, kind = _scalar(node.args[0], resolve, node.pos)
-        values = [_as_text(*_scalar(a, resolve, node.pos)) for a in node.args[1:]]
-        return f"({_as_text(sql, kind)} IN ({', '.join(values)}))", "bool"
-    if name == "coalesce":
-        parts = [_as_text(*_scalar(a, resolve, node.pos)) for a in node.args]
-        return f"COALESCE({', '.join(parts)})", "any"
-    raise Unsupported(f"eval function {name}()", node.pos)
-
-
-def compile_where(node: EvalNode, resolve: Resolver) -> str:
-    sql, kind = compile_eval(node, resolve)
-    if kind not in ("bool", "null"):
-        raise SplError("the where command needs a Boolean expression (for example a comparison)")
-    return f"COALESCE({sql}, FALSE)"
-
-
 def resolver_for(cols: List[Col], missing: Optional[List[str]] = None) -> Resolver:
     by_name: Dict[str, Col] = {c.name: c for c in cols}
 
@@ -283,3 +133,6 @@ def resolver_for(cols: List[Col], missing: Optional[List[str]] = None) -> Resolv
         return col
 
     return resolve
+
+
+from .eval_sql import compile_eval, compile_where  # noqa: E402,F401  (re-export)

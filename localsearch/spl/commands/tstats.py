@@ -1,0 +1,188 @@
+"""`tstats` over the CIM data model Endpoint.Processes (Search Reference, tstats).
+
+Rules: `by` fields with no value drop the row unless `fillnull_value` is set; `count` counts events,
+`count(f)` events with f, `dc` distinct values, `values` sorted distinct values, min/max numeric when every
+value is a number; dataset fields are named `Processes.<field>`, internal ones (_time, host, source,
+sourcetype) bare.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+from ..ast import SearchNode
+from ..errors import SplError, Unsupported
+from ..expr import parse_search
+from ..lexer import COMMA, LPAREN, OP, RPAREN, WORD, Token
+from ..sql import Col, compile_search, lit, text_of
+from .base import GENERATING, Command, CommandSpec, Frame, Runtime, field_list, name_of, register
+
+DATAMODEL = "Endpoint.Processes"
+DATAMODEL_INTERNAL = ("_time", "host", "source", "sourcetype")
+TSTATS_FUNCS = {"count", "min", "max", "values", "dc", "distinct_count"}
+TSTATS_OPTIONS = {"summariesonly", "allow_old_summaries", "fillnull_value", "prestats", "local", "append",
+                  "chunk_size", "include_reduced_buckets"}
+
+
+@dataclass
+class Aggregate:
+    func: str                  # count, min, max, values, dc
+    field: Optional[str]
+    name: str                  # output field name
+    pos: int
+
+
+@dataclass
+class TstatsCmd(Command):
+    options: Dict[str, str]
+    aggregates: List[Aggregate]
+    datamodel: str
+    where: Optional[SearchNode]
+    by: List[str]
+
+
+def parse_tstats(tokens: List[Token], pos: int, end_pos: int) -> TstatsCmd:
+    i = 0
+    options: Dict[str, str] = {}
+    while i + 2 < len(tokens) and tokens[i].kind == WORD and tokens[i + 1].value == "=" and \
+            tokens[i].value.lower() in TSTATS_OPTIONS:
+        key = tokens[i].value.lower()
+        options[key] = tokens[i + 2].value
+        if key not in ("summariesonly", "allow_old_summaries", "fillnull_value"):
+            raise Unsupported(f"tstats option {tokens[i].value}=", tokens[i].pos)
+        i += 3
+    aggregates: List[Aggregate] = []
+    while i < len(tokens) and not tokens[i].is_keyword("FROM", "WHERE", "BY"):
+        tok = tokens[i]
+        if tok.kind == COMMA:
+            i += 1
+            continue
+        func = tok.value.lower()
+        if tok.kind != WORD:
+            raise SplError(f"tstats: unexpected {tok.value!r}", tok.pos)
+        fld = None
+        if i + 1 < len(tokens) and tokens[i + 1].kind == LPAREN:
+            if i + 3 >= len(tokens) or tokens[i + 3].kind != RPAREN:
+                raise SplError(f"tstats: {tok.value}( needs one field and ')'", tok.pos)
+            fld = name_of(tokens[i + 2], "tstats")
+            i += 4
+        else:
+            i += 1
+        if func not in TSTATS_FUNCS:
+            raise Unsupported(f"tstats function {tok.value}" + ("()" if fld else ""), tok.pos)
+        if func != "count" and fld is None:
+            raise SplError(f"tstats: {tok.value} needs a field, e.g. {tok.value}(_time)", tok.pos)
+        name = tok.value if fld is None else f"{tok.value}({fld})"
+        if i + 1 < len(tokens) and tokens[i].is_keyword("AS"):
+            name = name_of(tokens[i + 1], "tstats")
+            i += 2
+        aggregates.append(Aggregate("dc" if func == "distinct_count" else func, fld, name, tok.pos))
+    if not aggregates:
+        raise SplError("tstats needs at least one aggregate such as count", pos)
+    datamodel = ""
+    if i < len(tokens) and tokens[i].is_keyword("FROM"):
+        if i + 3 > len(tokens) or not tokens[i + 1].is_word("datamodel") or tokens[i + 2].value != "=":
+            raise Unsupported("tstats FROM other than datamodel=<model>.<dataset>", tokens[i].pos)
+        if i + 3 >= len(tokens):
+            raise SplError("tstats: datamodel= needs a name", tokens[i].pos)
+        datamodel = tokens[i + 3].value
+        i += 4
+    else:
+        raise Unsupported("tstats without FROM datamodel=... (index-time fields)", pos)
+    where_tokens: List[Token] = []
+    by: List[str] = []
+    if i < len(tokens) and tokens[i].is_keyword("WHERE"):
+        i += 1
+        depth = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            if tok.kind == LPAREN:
+                depth += 1
+            elif tok.kind == RPAREN:
+                depth -= 1
+            elif depth == 0 and tok.is_keyword("BY"):
+                break
+            where_tokens.append(tok)
+            i += 1
+    if i < len(tokens) and tokens[i].is_keyword("BY"):
+        rest = tokens[i + 1:]
+        for j, tok in enumerate(rest):
+            if tok.kind == OP:
+                raise Unsupported(f"tstats by option {rest[j - 1].value}=" if j else "tstats by option", tok.pos)
+        by = field_list(rest, "tstats by")
+        if not by:
+            raise SplError("tstats: BY without fields", tokens[i].pos)
+        i = len(tokens)
+    if i < len(tokens):
+        raise SplError(f"tstats: unexpected {tokens[i].raw or tokens[i].value!r}", tokens[i].pos)
+    where = parse_search(where_tokens, end_pos) if where_tokens else None
+    return TstatsCmd(pos, options, aggregates, datamodel, where, by)
+
+
+
+def compile_tstats(cmd: TstatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
+    if cmd.datamodel != DATAMODEL:
+        raise Unsupported(f"tstats datamodel={cmd.datamodel} (only {DATAMODEL} is loaded)", cmd.pos)
+    fill = cmd.options.get("fillnull_value")
+    base = {c.name: c for c in rt.base_cols("processes")}
+    prefix = DATAMODEL.split(".")[1] + "."
+    missing: List[str] = []
+
+    def resolve(name: str, pos: int) -> Optional[Col]:
+        if name.lower() == "nodename":
+            raise Unsupported("tstats nodename= (the data model has one dataset, Processes)", pos)
+        key = name[len(prefix):] if name.startswith(prefix) else (name if name in DATAMODEL_INTERNAL else None)
+        col = base.get(key) if key is not None else None
+        if col is None and name not in missing:
+            missing.append(name)
+        return col
+
+    pred = compile_search(cmd.where, resolve) if cmd.where is not None else "TRUE"
+    time_col = base.get("_time")
+    where = [f"({pred})", rt.time_filter(time_col.sql if time_col else None, 'processes')]
+    exprs: List[Tuple[str, str]] = []
+    keys = []
+    for name in cmd.by:
+        col = resolve(name, cmd.pos)
+        sql = text_of(col.sql, col.type) if col is not None else "CAST(NULL AS VARCHAR)"
+        if fill is not None:
+            sql = f"COALESCE({sql}, {lit(fill)})"
+        else:
+            where.append(f"({sql}) IS NOT NULL")
+        exprs.append((name, sql))
+        keys.append(sql)
+    for agg in cmd.aggregates:
+        col = resolve(agg.field, agg.pos) if agg.field is not None else None
+        exprs.append((agg.name, _aggregate(agg.func, col, agg.field)))
+    for name in missing:
+        rt.warn(f"field {name} does not exist in the {DATAMODEL} data: conditions on it match nothing")
+    inner_cols = ", ".join(f"{sql} AS k{i}" for i, (_, sql) in enumerate(exprs))
+    group = f" GROUP BY {', '.join(f'k{i}' for i in range(len(keys)))}" if keys else ""
+    sub = f"(SELECT {inner_cols} FROM processes WHERE {' AND '.join(where)}{group}) AS g"
+    order = ", ".join(f"k{i}" for i in range(len(keys))) or "1"
+    return rt.materialize(sub, [(name, f"k{i}") for i, (name, _) in enumerate(exprs)], "TRUE", order)
+
+def _aggregate(func: str, col: Optional[Col], name: Optional[str]) -> str:
+    if func == "count":
+        if name is None:
+            return "count(*)"
+        return f"count({col.sql})" if col is not None else "0"
+    if col is None:
+        return "0" if func == "dc" else "CAST(NULL AS VARCHAR)"
+    text = text_of(col.sql, col.type)
+    if func == "dc":
+        return f"count(DISTINCT {text})"
+    if func == "values":
+        return f"list_sort(list_distinct(list({text}) FILTER (WHERE {col.sql} IS NOT NULL)))"
+    if col.is_number:
+        return f"{func}({col.sql})"
+    # min/max: numeric when every value is a number, else lexicographic (as stats does)
+    return (f"(CASE WHEN count({col.sql}) = count(TRY_CAST({col.sql} AS DOUBLE)) "
+            f"THEN {text_of(f'{func}(TRY_CAST({col.sql} AS DOUBLE))', 'DOUBLE')} ELSE {func}({col.sql}) END)")
+
+
+def _outputs(cmd: TstatsCmd, fields: Optional[List[str]]) -> Optional[List[str]]:
+    return list(cmd.by) + [a.name for a in cmd.aggregates]
+
+
+register(CommandSpec("tstats", TstatsCmd, parse_tstats, compile_tstats, _outputs, kinds=(GENERATING,)))

@@ -1,0 +1,136 @@
+"""The SPL front end: a search's text, macro-expanded once, parsed once into a `Pipeline` of typed commands.
+
+The engine runs the pipeline, the loader's raw-event prefilter reads its leading search, and the loader's
+choice of what to build (raw events or only the data model) reads its first command; none of them parses the
+text again. Commands come from the registry in commands/ (one entry per command); a name not registered
+there is a custom search command, looked up in commands.conf when it runs.
+
+Splunk rules: a search that does not start with `|` starts with an implied `search` over the events (the word
+`search` itself may be written); a search starting with `|` starts with a generating command; commands are
+separated by `|` outside quotes and square brackets.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+from .ast import SearchNode
+from .commands import (COMMANDS, GENERATING, STREAMING, Command, CommandSpec, SavedSearchCmd, SearchCmd,
+                       parse_custom, spec_of)
+from .commands.savedsearch import saved_search_text
+from .errors import SplError, Unsupported
+from .expr import parse_search
+from .lexer import WORD, Token, split_pipeline, tokenize
+from .macros import MacroSource, expand_macros
+
+MAX_SAVEDSEARCH_DEPTH = 10
+
+
+@dataclass
+class Sources:
+    """Where the front end finds macros and saved searches (conf layers; None when there are none)."""
+    macros: Optional[MacroSource] = None
+    savedsearches: Optional[MacroSource] = None
+
+
+@dataclass
+class Pipeline:
+    search: str                                   # the macro-expanded search text that positions refer to
+    commands: List[Command] = field(default_factory=list)
+
+    def leading_search(self) -> Optional[SearchNode]:
+        """The expression of the implied leading search over the raw events; None for a generating command."""
+        first = self.commands[0] if self.commands else None
+        return first.expr if isinstance(first, SearchCmd) and first.leading else None
+
+    def reads_raw_events(self) -> bool:
+        """Whether the raw `events` table is read (only by a leading search; tstats reads the data model)."""
+        return self.leading_search() is not None
+
+    def output_fields(self) -> Optional[List[str]]:
+        """The fields of the results as far as they are known without data (None: raw events' fields)."""
+        fields: Optional[List[str]] = None
+        for cmd in self.commands:
+            spec = spec_of(cmd)
+            fields = spec.outputs(cmd, fields) if spec is not None else None
+        return fields
+
+
+def parse_pipeline(search: str, sources: Optional[Sources] = None) -> Pipeline:
+    """Expands the search's macros and parses it (with saved searches spliced in for `| savedsearch`)."""
+    sources = sources or Sources()
+    return parse_expanded(expand_macros(search, sources.macros), sources)
+
+
+def parse_expanded(text: str, sources: Optional[Sources] = None, _depth: int = 0) -> Pipeline:
+    sources = sources or Sources()
+    segments = split_pipeline(text)
+    end = len(text)
+    commands: List[Command] = []
+    if segments[0][0] == "":
+        if len(segments) == 1:
+            raise SplError("empty search")
+        name, rest, rest_pos = split_name(*segments[1])
+        spec = COMMANDS.get(name.lower())
+        if spec is None or GENERATING not in spec.kinds:
+            raise Unsupported(f"generating command {name}" if name else "empty command", segments[1][1])
+        cmd = _parse(spec, rest, rest_pos, end)
+        if isinstance(cmd, SavedSearchCmd):
+            return _splice(text, segments, cmd, sources, _depth)
+        commands.append(cmd)
+        segments = segments[2:]
+    else:
+        first_text, first_pos = segments[0]
+        name, rest, rest_pos = split_name(first_text, first_pos)
+        if name.lower() == "search":
+            first_text, first_pos = rest, rest_pos
+        tokens = tokenize(first_text, first_pos)
+        no_subsearch(tokens)
+        commands.append(SearchCmd(first_pos, parse_search(tokens, end), leading=True))
+        segments = segments[1:]
+    for seg_text, seg_pos in segments:
+        name, rest, rest_pos = split_name(seg_text, seg_pos)
+        if not name:
+            raise SplError("empty command between pipes", seg_pos)
+        spec = COMMANDS.get(name.lower())
+        if spec is None:
+            commands.append(parse_custom(name, rest, rest_pos))
+        elif STREAMING not in spec.kinds:
+            what = "tstats after the first command (prestats/append)" if spec.name == "tstats" else \
+                f"{name} after the first command (it generates results)"
+            raise Unsupported(what, seg_pos)
+        else:
+            commands.append(_parse(spec, rest, rest_pos, end))
+    return Pipeline(text, commands)
+
+
+def _parse(spec: CommandSpec, rest: str, pos: int, end: int) -> Command:
+    tokens = tokenize(rest, pos, single_quotes=spec.single_quotes)
+    no_subsearch(tokens)
+    return spec.parse(tokens, pos, end)
+
+
+def _splice(text: str, segments: List[Tuple[str, int]], cmd: SavedSearchCmd, sources: Sources,
+            depth: int) -> Pipeline:
+    """`| savedsearch X | rest` -> the saved search's expanded text followed by `| rest`, parsed."""
+    if depth >= MAX_SAVEDSEARCH_DEPTH:
+        raise SplError(f"savedsearch nested deeper than {MAX_SAVEDSEARCH_DEPTH} levels at {cmd.name!r} "
+                       "(does a saved search run itself?)", cmd.pos)
+    inner = expand_macros(saved_search_text(cmd, sources.savedsearches), sources.macros).strip()
+    after = text[text.rfind("|", 0, segments[2][1]):] if len(segments) > 2 else ""   # from the next '|'
+    return parse_expanded(inner + (" " + after if after else ""), sources, depth + 1)
+
+
+def split_name(text: str, pos: int) -> Tuple[str, str, int]:
+    """(command name, argument text, position of the argument text)."""
+    m = re.match(r"(\S+)(\s*)", text)
+    if not m:
+        return "", "", pos
+    return m.group(1), text[m.end():], pos + m.end()
+
+
+def no_subsearch(tokens: List[Token]) -> None:
+    for tok in tokens:
+        if tok.kind == WORD and tok.value.startswith("["):
+            raise Unsupported("subsearch [ ... ]", tok.pos)
