@@ -10,7 +10,7 @@ PACKAGE    := dist/$(APP)-$(VERSION).tar.gz
 # The app's own files, copied to a folder named after the app id for slim (slim wants folder = app id).
 APP_FILES  := default bin lib lookups metadata app.manifest README.md LICENSE .slimignore
 
-.PHONY: all venv vendor package partition test run bench clean
+.PHONY: all venv vendor package partition lint unit test run bench clean
 
 all: package
 
@@ -21,16 +21,25 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# splunklib is vendored into the app by the build, never committed.
-vendor: lib/splunklib/__init__.py
-lib/splunklib/__init__.py: $(VENV)/.installed
+# splunklib is vendored into the app by the build, never committed; again only when SPLUNK_SDK changes
+# (a new stamp file) or lib/ is gone.
+VENDORED := lib/splunklib/__init__.py
+vendor: $(VENDORED)
+$(VENDORED): build/vendor/splunk-sdk-$(SPLUNK_SDK) | $(VENV)/.installed
 	rm -rf lib
 	$(PY) -m pip install --quiet --no-deps --no-compile --target lib splunk-sdk==$(SPLUNK_SDK)
 	rm -rf lib/bin
 	touch $@
+build/vendor/splunk-sdk-%:
+	mkdir -p $(@D) && touch $@
 
-package: $(PACKAGE) partition
-$(PACKAGE): vendor $(shell find default bin lookups metadata -type f -not -path '*/__pycache__/*' 2>/dev/null) app.manifest README.md LICENSE .slimignore
+# The package is rebuilt only when one of its inputs is newer than it.
+PACKAGE_INPUTS := $(shell find default bin lookups metadata -type f -not -path '*/__pycache__/*' -not -name '*.pyc' \
+                    2>/dev/null) app.manifest README.md LICENSE .slimignore
+PARTITION  := dist/partitions/$(APP)-$(VERSION)-_search_heads.tar.gz
+
+package: $(PACKAGE) $(PARTITION)
+$(PACKAGE): $(VENDORED) $(PACKAGE_INPUTS)
 	rm -rf build/stage dist && mkdir -p build/stage dist
 	mkdir -p $(STAGE) && cp -R $(APP_FILES) $(STAGE)/
 	find $(STAGE) -name '__pycache__' -prune -exec rm -rf {} + ; find $(STAGE) -name '*.pyc' -delete
@@ -38,19 +47,30 @@ $(PACKAGE): vendor $(shell find default bin lookups metadata -type f -not -path 
 	@test -f $(PACKAGE)
 
 # Deployment packages for distributed Splunk (search heads, indexers, forwarders).
-partition: $(PACKAGE)
+partition: $(PARTITION)
+$(PARTITION): $(PACKAGE)
 	rm -rf dist/partitions && mkdir -p dist/partitions
 	$(VENV)/bin/slim partition $(PACKAGE) -o dist/partitions
+	@test -f $@
 
-test: package
+# ruff and mypy, configured in pyproject.toml.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# The fast tests (no package build, no AppInspect, no whole-dataset runs).
+unit: vendor
+	$(PY) -m pytest -m "not slow" -q
+
+test: lint package
 	$(PY) -m pytest
 
 run: vendor
 	$(PY) -m localsearch run samples/
 
 bench: vendor
-	$(PY) bench/rbascore_bench.py
-	$(PY) bench/localsearch_bench.py
+	$(PY) -m bench.rbascore_bench
+	$(PY) -m bench.localsearch_bench
 
 clean:
-	rm -rf build dist lib .pytest_cache .hypothesis
+	rm -rf build dist lib .pytest_cache .hypothesis .ruff_cache .mypy_cache

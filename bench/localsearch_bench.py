@@ -1,7 +1,7 @@
 """Benchmark: localsearch ingest (and the whole runner) against a plain Python baseline, same run, same data.
 
-    .venv/bin/python bench/localsearch_bench.py [--events 1000000] [--evtx-copies 200] [--no-run]
-    (or `make bench`)
+    .venv/bin/python -m bench.localsearch_bench [--events 1000000] [--evtx-copies 200] [--no-run]
+    (from the repository root, or `make bench`)
 
 Data (built in a temporary folder, removed afterwards; needs the shared datasets next to the repository,
 ../shared/datasets, and skips with a message without them):
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -34,9 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RAW_SEARCH = "Endpoint - Process Execution via WMI from Raw Sysmon Events - Rule"
-DATASETS = ROOT.parent / "shared" / "datasets"
+from tests.project import DATASETS, SYSMON_RULE, datasets_missing
+from tests.project import REPO as ROOT
+
+RAW_SEARCH = SYSMON_RULE
 
 BASELINE = r'''
 import json, sys, time
@@ -162,8 +162,9 @@ def main() -> int:
     ap.add_argument("--no-run", action="store_true", help="skip the full `python -m localsearch run` side")
     ap.add_argument("--timeout", type=int, default=150)
     args = ap.parse_args()
-    if not (DATASETS / "otrf").is_dir() or not (DATASETS / "mdecrevoisier").is_dir():
-        print(f"localsearch_bench: skipped: shared datasets not found at {DATASETS}")
+    missing = datasets_missing("otrf", "otrf-negatives", "mdecrevoisier")
+    if missing:
+        print(f"localsearch_bench: skipped: {missing}")
         return 0
     py = sys.executable
     have_cli = (ROOT / "localsearch" / "cli.py").is_file() and not args.no_run

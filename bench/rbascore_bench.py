@@ -1,6 +1,7 @@
 """Benchmark: rbascore end to end against a plain csv loop and a plain splunklib StreamingCommand.
 
-    .venv/bin/python bench/rbascore_bench.py [--records 200000] [--chunk-size 50000] [--rounds 3]
+    .venv/bin/python -m bench.rbascore_bench [--records 200000] [--chunk-size 50000] [--rounds 3]
+    (from the repository root, or `make bench`)
 
 Each command runs as splunkd runs it: a subprocess with no argv, a getinfo chunk, then execute chunks of
 ``--chunk-size`` records sent in lockstep (one request, one reply), and a header-only final chunk. The input is
@@ -32,16 +33,14 @@ import textwrap
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from localsearch.chunked import ChunkedProcess, decode_body, encode_rows, getinfo_metadata  # noqa: E402
+from localsearch.chunked import ChunkedProcess, decode_body, encode_rows, getinfo_metadata
+from tests.project import RBASCORE_ARGS, SHIPPED_MESSAGE
+from tests.project import REPO as ROOT
 
 FIELDS = ["count", "firstTime", "lastTime", "dest", "user", "parent_process", "parent_process_name",
           "process_name", "process", "process_id", "parent_process_id"]
-MESSAGE = ("A remote instance execution of wmic.exe by $parent_process_name$ spawned $process_name$ "
-           "on host $dest$")
-ARGS = ["impact=70", "confidence=70", "message=" + MESSAGE]
+MESSAGE = SHIPPED_MESSAGE
+ARGS = list(RBASCORE_ARGS)      # the shipped search's options
 
 CSV_LOOP = r'''
 import csv, io, json, re, sys

@@ -185,7 +185,7 @@ def _read_chunk(istream):
 def _write_reply(writer, pieces, count: int, finished: bool) -> None:
     """One reply chunk with the record writer's pending inspector messages (splunklib's framing)."""
     inspector = dict(writer._inspector)
-    metadata = {"finished": finished}
+    metadata: dict = {"finished": finished}
     if inspector:
         metadata = {"inspector": inspector, "finished": finished}
     meta = json.dumps(metadata, separators=(",", ":")).encode("utf-8")

@@ -24,9 +24,9 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
-from typing import IO, Any, Iterable, Iterator, Sequence
+from typing import IO, Any, Iterable, Iterator, Sequence, cast
 from urllib.parse import quote
 
 Value = Any  # str, list[str] (multivalue) or None (empty)
@@ -179,7 +179,8 @@ class ChunkedProcess:
         )
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         self._stdin: IO[bytes] = self.proc.stdin
-        self._stdout: IO[bytes] = io.BufferedReader(self.proc.stdout, 1 << 20)  # type: ignore[arg-type]
+        # bufsize=0: Popen's stdout is a raw (unbuffered) file, the stream BufferedReader wraps
+        self._stdout: IO[bytes] = io.BufferedReader(cast(io.RawIOBase, self.proc.stdout), 1 << 20)
         self._stderr_parts: list[bytes] = []
         self._stderr_thread = threading.Thread(target=self._drain_stderr, daemon=True)
         self._stderr_thread.start()

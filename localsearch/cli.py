@@ -13,12 +13,15 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from .conf import AppConfs, ConfError
 from .output import FORMATS, summary_lines, write_results
 from .spl.errors import SplError
 from .spl.timespec import TimeSpecError, parse_time
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 DEFAULT_SEARCH = "Endpoint - Process Execution via WMI - Rule"
 EXIT_OK, EXIT_SEARCH, EXIT_USAGE = 0, 1, 2
@@ -56,8 +59,8 @@ class _LazyProgress:
     def __init__(self, after: float = PROGRESS_AFTER):
         self.start = time.monotonic()
         self.after = after
-        self.bar = None
-        self.task = None
+        self.bar: Optional["Progress"] = None
+        self.task: Optional["TaskID"] = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
@@ -69,7 +72,8 @@ class _LazyProgress:
                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
             self.bar.start()
             self.task = self.bar.add_task("read", total=total or None)
-        self.bar.update(self.task, completed=done, total=total or None)
+        if self.task is not None:
+            self.bar.update(self.task, completed=done, total=total or None)
 
     def close(self) -> None:
         if self.bar is not None:

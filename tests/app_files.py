@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from project import DATASETS, MAIN_RULE, SYSMON_RULE  # noqa: F401  (re-exported for the content tests)
+from project import REPO as REPO_ROOT
 from splunk_appinspect.configuration_file import ConfigurationFile
 from splunk_appinspect.configuration_parser import configuration_lexer, parse
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_ID = "DA-ESS-WmiProcessExecution"
-DATASETS = REPO_ROOT.parent / "shared" / "datasets"
-MAIN_RULE = "Endpoint - Process Execution via WMI - Rule"
-SYSMON_RULE = "Endpoint - Process Execution via WMI from Raw Sysmon Events - Rule"
 
 
 def parse_conf(path: Path) -> ConfigurationFile:

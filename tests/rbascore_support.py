@@ -1,4 +1,6 @@
-"""Helpers for the rbascore tests: paths, Splunk's Pythons from pyenv, running the command as splunkd does."""
+"""Helpers for the rbascore tests: paths, Splunk's Pythons from pyenv, running the command as splunkd does.
+
+bin/ and the repository are on the import path through pytest's `pythonpath` setting (pyproject.toml)."""
 from __future__ import annotations
 
 import os
@@ -10,21 +12,12 @@ from typing import Iterable, Sequence
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = REPO / "bin"
-SCRIPT = BIN / "rbascore.py"
-LIB = REPO / "lib"
+from localsearch.chunked import CommandOutput, run_streaming_command
+from project import BIN, LIB, RBASCORE_ARGS, SHIPPED_MESSAGE  # noqa: F401  (SHIPPED_MESSAGE: for the tests)
 
 sys.dont_write_bytecode = True  # no __pycache__ inside the app's bin/ from importing its modules here
-for _path in (str(BIN), str(REPO)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from localsearch.chunked import CommandOutput, run_streaming_command  # noqa: E402
-
-SHIPPED_MESSAGE = ("A remote instance execution of wmic.exe by $parent_process_name$ spawned $process_name$ "
-                   "on host $dest$")
-SHIPPED_ARGS = ["impact=70", "confidence=70", "message=" + SHIPPED_MESSAGE]
+SCRIPT = BIN / "rbascore.py"
+SHIPPED_ARGS = list(RBASCORE_ARGS)     # the shipped search's `rbascore` options
 SPLUNK_PYTHONS = ("3.9", "3.13")  # Splunk 9.3/9.4 ship 3.9; 10.x ships 3.9 and 3.13
 FULLWIDTH_DOLLAR = "\uff04"
 

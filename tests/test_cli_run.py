@@ -4,24 +4,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import List
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "samples"
+from project import MAIN_RULE, REPO, SAMPLES, localsearch
 
 pytestmark = pytest.mark.skipif(not any(SAMPLES.glob("*.log")), reason="no sample events in samples/")
 
 
 def cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))   # the runner is a dev tool run from the repository
-    return subprocess.run([sys.executable, "-m", "localsearch", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env=env)
+    return localsearch(*args, cwd=cwd, timeout=300)
 
 
 def local_dir(tmp_path: Path, **files: str) -> Path:
@@ -76,7 +71,7 @@ def test_usage_and_input_errors_exit_2(args: List[str], message: str) -> None:
 
 def test_unknown_search_lists_available_searches() -> None:
     proc = cli("run", "samples/", "--search", "x")
-    assert "Endpoint - Process Execution via WMI - Rule" in proc.stderr
+    assert MAIN_RULE in proc.stderr
 
 
 def test_not_an_app_folder_exits_2(tmp_path: Path) -> None:
@@ -96,7 +91,7 @@ def test_unsupported_command_in_filter_exits_1(tmp_path: Path) -> None:
     proc = cli("run", "samples/", "--local-dir", str(d))
     assert proc.returncode == 1 and proc.stdout == ""
     assert "unsupported in local runs: command stats" in proc.stderr
-    assert "Endpoint - Process Execution via WMI - Rule" in proc.stderr
+    assert MAIN_RULE in proc.stderr
 
 
 def test_missing_macro_is_named(tmp_path: Path) -> None:
@@ -108,7 +103,7 @@ def test_missing_macro_is_named(tmp_path: Path) -> None:
 
 def test_local_savedsearches_override_and_command_failure_exits_1(tmp_path: Path) -> None:
     d = local_dir(tmp_path, savedsearches=(
-        "[Endpoint - Process Execution via WMI - Rule]\n"
+        f"[{MAIN_RULE}]\n"
         "search = | tstats count from datamodel=Endpoint.Processes by Processes.dest \\\n"
         "| rbascore impact=high confidence=70 message=\"x $dest$\"\n"))
     proc = cli("run", "samples/", "--local-dir", str(d))
@@ -118,7 +113,7 @@ def test_local_savedsearches_override_and_command_failure_exits_1(tmp_path: Path
 
 def test_local_savedsearches_override_key_by_key(tmp_path: Path) -> None:
     d = local_dir(tmp_path, savedsearches=(
-        "[Endpoint - Process Execution via WMI - Rule]\n"
+        f"[{MAIN_RULE}]\n"
         "search = | tstats count from datamodel=Endpoint.Processes by Processes.dest | rename Processes.* AS *\n"))
     proc = cli("run", "samples/", "--local-dir", str(d), "--format", "jsonl")
     assert proc.returncode == 0, proc.stderr

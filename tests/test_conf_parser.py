@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 
 from localsearch.conf import AppConfs, ConfError, LayeredConf, parse_conf
-
-REPO = Path(__file__).resolve().parents[1]
+from project import REPO
 
 appinspect_parser = pytest.importorskip("splunk_appinspect.configuration_parser")
 appinspect_file = pytest.importorskip("splunk_appinspect.configuration_file")

@@ -6,22 +6,17 @@ creation (Sysmon Event ID 1, Security 4688) whose parent image ends in \\WmiPrvS
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DATASETS = REPO.parent / "shared" / "datasets"
-MAIN = "Endpoint - Process Execution via WMI - Rule"
-SIGMA = "Endpoint - Process Execution via WMI from Raw Sysmon Events - Rule"
+from project import DATASETS, REPO, SYSMON_RULE, localsearch, needs_datasets, rendered_message
+
 SYSMON = "microsoft-windows-sysmon/operational"
 
-pytestmark = pytest.mark.skipif(not (DATASETS / "otrf").is_dir(),
-                                reason=f"shared datasets not present at {DATASETS} (read-only data, not in the repo)")
+pytestmark = [needs_datasets("otrf", "mdecrevoisier", "otrf-negatives"), pytest.mark.slow]
 
 
 def _evtx_records(path: Path) -> Iterator[Dict[str, object]]:
@@ -92,15 +87,9 @@ def wmi_children(folder: Path, sysmon_only: bool = False, exclude_system: bool =
 
 
 def run_cli(*args: str, cwd: Path = REPO) -> Tuple[int, List[dict], str]:
-    proc = subprocess.run([sys.executable, "-m", "localsearch", "run", *args, "--format", "jsonl"],
-                          cwd=cwd, capture_output=True, text=True, timeout=600)
+    proc = localsearch("run", *args, "--format", "jsonl", cwd=cwd)
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     return proc.returncode, results, proc.stderr
-
-
-def expected_message(r: dict) -> str:
-    return (f"A remote instance execution of wmic.exe by {r['parent_process_name']} spawned "
-            f"{r['process_name']} on host {r['dest']}")
 
 
 def test_correlation_search_finds_every_wmiprvse_child_and_nothing_else() -> None:
@@ -115,7 +104,7 @@ def test_correlation_search_finds_every_wmiprvse_child_and_nothing_else() -> Non
     for r in results:
         assert r["risk_score"] == "49"
         assert r["parent_process_name"].lower() == "wmiprvse.exe"
-        assert "$" not in r["risk_message"] and r["risk_message"] == expected_message(r)
+        assert "$" not in r["risk_message"] and r["risk_message"] == rendered_message(r)
         assert r["firstTime"][:2] == "20" and "T" in r["firstTime"]
     assert f"results: {len(results)}" in err
 
@@ -132,11 +121,11 @@ def test_correlation_search_finds_nothing_on_negatives() -> None:
 def test_sigma_variant_sees_sysmon_children_only() -> None:
     expected = wmi_children(DATASETS / "otrf", sysmon_only=True, exclude_system=True) + \
         wmi_children(DATASETS / "mdecrevoisier", sysmon_only=True, exclude_system=True)
-    code, results, err = run_cli(str(DATASETS / "otrf"), str(DATASETS / "mdecrevoisier"), "--search", SIGMA)
+    code, results, err = run_cli(str(DATASETS / "otrf"), str(DATASETS / "mdecrevoisier"), "--search", SYSMON_RULE)
     assert code == 0, err
     got = Counter((r["dest"].lower(), r["process_name"].lower(), r["process"]) for r in results)
     assert got == expected and len(results) > 0
-    assert all(r["risk_score"] == "49" and r["risk_message"] == expected_message(r) for r in results)
+    assert all(r["risk_score"] == "49" and r["risk_message"] == rendered_message(r) for r in results)
 
 
 def test_time_window_limits_results() -> None:

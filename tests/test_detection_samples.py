@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
@@ -17,9 +15,8 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "samples"
-SIGMA = "Endpoint - Process Execution via WMI from Raw Sysmon Events - Rule"
+from project import REPO, SAMPLES, SYSMON_RULE, localsearch, rendered_message
+
 NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
 
 pytestmark = pytest.mark.skipif(not any(SAMPLES.glob("*.log")), reason="no sample events in samples/")
@@ -64,8 +61,7 @@ def children(sysmon_only: bool = False, drop_system: bool = False) -> Counter:
 
 
 def run_cli(*args: str, app: Path = REPO) -> Tuple[int, List[dict], str]:
-    proc = subprocess.run([sys.executable, "-m", "localsearch", "run", str(SAMPLES), "--app-dir", str(app),
-                           "--format", "jsonl", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = localsearch("run", str(SAMPLES), "--app-dir", str(app), "--format", "jsonl", *args, timeout=300)
     assert proc.stdout == "" or proc.stdout.endswith("\n")
     return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr
 
@@ -82,14 +78,13 @@ def test_correlation_search_on_samples() -> None:
     assert keys(results) == expected
     for r in results:
         assert r["risk_score"] == "49"
-        assert r["risk_message"] == (f"A remote instance execution of wmic.exe by {r['parent_process_name']} "
-                                     f"spawned {r['process_name']} on host {r['dest']}")
+        assert r["risk_message"] == rendered_message(r)
     assert "events read: 10" in err and "process events mapped (Endpoint.Processes): 9" in err
 
 
 def test_sigma_variant_drops_the_system_child() -> None:
     expected = children(sysmon_only=True, drop_system=True)
-    code, results, err = run_cli("--search", SIGMA)
+    code, results, err = run_cli("--search", SYSMON_RULE)
     assert code == 0, err
     assert keys(results) == expected
     system_children = children(sysmon_only=True) - expected

@@ -8,11 +8,11 @@ import duckdb
 import pytest
 
 from localsearch.ingest import LoadError, load_events
+from project import DATASETS, SAMPLES, needs_datasets
 
-ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ROOT.parent / "shared" / "datasets"
-EVTX_4688 = DATASETS / "mdecrevoisier" / "ID4688_5140_5145-WMIexec_execution_via_SMB_GLOBAL.evtx"
-SAMPLE = ROOT / "samples" / "wmi_process_execution.XmlWinEventLog.log"
+EVTX_4688_NAME = "mdecrevoisier/ID4688_5140_5145-WMIexec_execution_via_SMB_GLOBAL.evtx"
+EVTX_4688 = DATASETS / EVTX_4688_NAME
+SAMPLE = SAMPLES / "wmi_process_execution.XmlWinEventLog.log"
 
 
 def _sysmon1(pid: int, parent: str = "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", **extra) -> dict:
@@ -104,7 +104,7 @@ def test_folder_walk_reports_ignored_files(tmp_path):
     assert set(ignored) == {"README.md", "empty.log"} and ignored["empty.log"] == "empty file"
 
 
-@pytest.mark.skipif(not EVTX_4688.is_file(), reason=f"shared datasets not found at {DATASETS}")
+@needs_datasets(EVTX_4688_NAME)
 def test_truncated_evtx(tmp_path):
     from evtx import PyEvtxParser
     full = sum(1 for _ in PyEvtxParser(str(EVTX_4688)).records())

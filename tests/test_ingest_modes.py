@@ -9,10 +9,7 @@ import pytest
 
 from localsearch.engine import reads_raw_events
 from localsearch.ingest import load_events
-
-ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ROOT.parent / "shared" / "datasets"
-SAMPLES = ROOT / "samples"
+from project import DATASETS, SAMPLES
 
 
 def _load(paths, raw_events: bool, tmp_path: Path):

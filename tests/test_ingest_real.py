@@ -9,10 +9,9 @@ import duckdb
 import pytest
 
 from localsearch.ingest import load_events
+from project import DATASETS, needs_datasets
 
-ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ROOT.parent / "shared" / "datasets"
-pytestmark = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"shared datasets not found at {DATASETS}")
+pytestmark = [needs_datasets(), pytest.mark.slow]
 
 # REFERENCE.md section 7: events, process creations, WmiPrvSE children.
 EXPECTED = {
@@ -181,7 +180,7 @@ def test_otrf_network_service_child_and_raw_aliases():
     assert row[9] == "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational"
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (DATASETS / "mdecrevoisier").glob("*.evtx")) if DATASETS.is_dir() else [])
+@pytest.mark.parametrize("name", sorted(p.name for p in (DATASETS / "mdecrevoisier").glob("*.evtx")))
 def test_evtx_json_and_xml_renderings_flatten_alike(name):
     """EVTX is read from the evtx package's JSON rendering; its XML rendering must give the same fields
     (XML parsing turns CR LF inside values into LF, the only difference allowed)."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import duckdb
@@ -11,9 +10,8 @@ import pytest
 from localsearch.ingest import load_events
 from localsearch.ingest.cim import hex_norm_sql, time_sql
 from localsearch.ingest.columns import assign_columns, quote_ident
+from project import SAMPLES
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "samples"
 SAMPLE = SAMPLES / "wmi_process_execution.XmlWinEventLog.log"
 NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
 

@@ -1,7 +1,6 @@
 """Tests of localsearch.chunked, the splunkd side of protocol v2 that runs rbascore (and any custom command)."""
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 
@@ -9,10 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rbascore_support  # noqa: E402,F401  (puts the repository on sys.path)
 
-from localsearch.chunked import (  # noqa: E402
+from localsearch.chunked import (
     CommandFailed,
     decode_body,
     encode_rows,

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import sys
 from decimal import Decimal
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rbascore_support import FULLWIDTH_DOLLAR, SHIPPED_MESSAGE, es_expand  # noqa: E402
+from project import rendered_message
+from rbascore_support import FULLWIDTH_DOLLAR, SHIPPED_MESSAGE, es_expand
 
-from rbascore_core import (  # noqa: E402
+from rbascore_core import (
     TemplateError,
     decode_mv,
     format_score,
@@ -21,7 +19,7 @@ from rbascore_core import (  # noqa: E402
     risk_score,
     validate_output_field,
 )
-from rbascore_csv import ChunkError, ChunkScorer  # noqa: E402
+from rbascore_csv import ChunkError, ChunkScorer
 
 # ------------------------------------------------------------------------------------------------ score
 
@@ -60,15 +58,15 @@ def test_percent_bounds_are_inclusive():
 def test_shipped_template_parses_into_literals_and_tokens():
     template = parse_template(SHIPPED_MESSAGE)
     assert template.fields == ("parent_process_name", "process_name", "dest")
-    assert template.literals[0] == "A remote instance execution of wmic.exe by "
+    assert template.literals[0] == SHIPPED_MESSAGE.split("$")[0]
     assert template.literals[-1] == ""
 
 
 def test_render_fills_tokens_from_the_record():
     template = parse_template(SHIPPED_MESSAGE)
     record = {"parent_process_name": "WmiPrvSE.exe", "process_name": "cmd.exe", "dest": "wks-01"}
-    assert template.render_mapping(record) == (
-        "A remote instance execution of wmic.exe by WmiPrvSE.exe spawned cmd.exe on host wks-01")
+    assert template.render_mapping(record) == rendered_message(record)
+    assert "by WmiPrvSE.exe spawned cmd.exe on host wks-01" in rendered_message(record)
 
 
 def test_double_dollar_is_a_literal_dollar():
@@ -170,8 +168,9 @@ def test_fast_path_output_parses_to_input_plus_score_and_message():
     assert out[0][:4] == ["parent_process_name", "process_name", "dest", "cmdline"]
     assert [r[:4] for r in out[1:]] == rows
     assert [r[4] for r in out[1:]] == ["49", "49"]
-    assert out[1][5] == "A remote instance execution of wmic.exe by WmiPrvSE.exe spawned cmd.exe on host wks-1"
-    assert out[2][5] == "A remote instance execution of wmic.exe by  spawned ps.exe on host "
+    assert out[1][5] == rendered_message({"parent_process_name": "WmiPrvSE.exe", "process_name": "cmd.exe",
+                                          "dest": "wks-1"})
+    assert out[2][5] == rendered_message({"process_name": "ps.exe"})
     assert sc.missing_counts == {"parent_process_name": 1, "process_name": 0, "dest": 1}
     assert sc.records == 2
 

@@ -2,7 +2,6 @@
 the score and message match an oracle written independently here."""
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 
@@ -10,12 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rbascore_support import FULLWIDTH_DOLLAR, SCRIPT, es_expand, needs_splunklib  # noqa: E402
+from rbascore_support import FULLWIDTH_DOLLAR, SCRIPT, es_expand, needs_splunklib
 
-from localsearch.chunked import ChunkedProcess, decode_body, encode_rows, getinfo_metadata  # noqa: E402
-from rbascore_core import parse_template  # noqa: E402
-from rbascore_csv import ChunkScorer  # noqa: E402
+from localsearch.chunked import ChunkedProcess, decode_body, encode_rows, getinfo_metadata
+from rbascore_core import parse_template
+from rbascore_csv import ChunkScorer
 
 # Text as Splunk results carry it: any Unicode but surrogates and NUL; quotes, commas, CR/LF, `$` likely.
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30) | \

@@ -2,15 +2,14 @@
 chunks with __mv_ columns, under this venv's Python and Splunk's Pythons 3.9 and 3.13 (from pyenv)."""
 from __future__ import annotations
 
-import os
 import re
 import sys
 import tempfile
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rbascore_support import (  # noqa: E402
+from project import rendered_message
+from rbascore_support import (
     FULLWIDTH_DOLLAR,
     SCRIPT,
     SHIPPED_ARGS,
@@ -19,7 +18,7 @@ from rbascore_support import (  # noqa: E402
     splunk_python,
 )
 
-from localsearch.chunked import (  # noqa: E402
+from localsearch.chunked import (
     ChunkedProcess,
     CommandFailed,
     decode_body,
@@ -74,8 +73,7 @@ def expected_message(row: dict) -> str:
             value = ", ".join(v for v in value if v)
         return value.replace("$", FULLWIDTH_DOLLAR)
 
-    return (f"A remote instance execution of wmic.exe by {show(row['parent_process_name'])} spawned "
-            f"{show(row['process_name'])} on host {show(row['dest'])}")
+    return rendered_message({f: show(row.get(f)) for f in ("parent_process_name", "process_name", "dest")})
 
 
 @pytest.mark.parametrize("chunk_size", [3, 50_000])

@@ -2,24 +2,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from localsearch.ingest import load_events
+from project import localsearch
 
-REPO = Path(__file__).resolve().parents[1]
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "localsearch", "run", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=300, env=env)
+    return localsearch("run", *args, timeout=300)
 
 
 def tuning(tmp_path: Path, **confs: str) -> str:

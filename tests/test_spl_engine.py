@@ -16,8 +16,7 @@ import pytest
 from localsearch.conf import AppConfs
 from localsearch.engine import CommandError, SearchEngine
 from localsearch.spl.errors import SplError, Unsupported
-
-REPO = Path(__file__).resolve().parents[1]
+from project import REPO
 
 EVENT_COLS = {"_time": '"_time"', "name": '"name"', "path": '"path"', "user": '"user"', "User": '"User#2"',
               "n": '"n"', "mv": '"mv"', "id": '"id"'}

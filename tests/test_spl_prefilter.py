@@ -11,7 +11,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -26,12 +25,9 @@ from localsearch.spl.lexer import tokenize
 from localsearch.spl.prefilter import (FOLDS_TO_ASCII, AllOf, AnyOf, Contains, chunk_of, derive,
                                        leading_search, line_filter, to_sql)
 from localsearch.spl.sql import Col, compile_search, resolver_for
+from project import DATASETS, MAIN_RULE, SAMPLES, SYSMON_RULE, datasets_missing, localsearch
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "samples"
-DATASETS = REPO.parent / "shared" / "datasets"
-SEARCHES = ["Endpoint - Process Execution via WMI - Rule",
-            "Endpoint - Process Execution via WMI from Raw Sysmon Events - Rule"]
+SEARCHES = [MAIN_RULE, SYSMON_RULE]
 CON = duckdb.connect()
 
 
@@ -238,6 +234,7 @@ def test_sound_on_lines_that_need_a_guard(search: str, line: str) -> None:
     assert check_sound([line], search) == 1
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(ROW, min_size=1, max_size=4), data=st.data())
 def test_every_matched_event_passes_the_prefilter(rows: List[Dict[str, Optional[object]]], data) -> None:
@@ -293,12 +290,11 @@ def test_prefiltered_load_without_candidates_still_has_an_events_view(tmp_path: 
 
 
 def cli(paths: List[Path], search: str, prefilter: bool) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ)
     env.pop("LOCALSEARCH_NO_PREFILTER", None)
     if not prefilter:
         env["LOCALSEARCH_NO_PREFILTER"] = "1"
-    return subprocess.run([sys.executable, "-m", "localsearch", "run", *map(str, paths), "--search", search,
-                           "--format", "jsonl"], cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+    return localsearch("run", *map(str, paths), "--search", search, "--format", "jsonl", env=env)
 
 
 def _events_read(stderr: str) -> str:
@@ -306,10 +302,11 @@ def _events_read(stderr: str) -> str:
 
 
 @pytest.mark.parametrize("search", SEARCHES)
-@pytest.mark.parametrize("inputs", ["samples", "datasets"])
+@pytest.mark.parametrize("inputs", ["samples", pytest.param("datasets", marks=pytest.mark.slow)])
 def test_cli_results_do_not_depend_on_the_prefilter(search: str, inputs: str) -> None:
-    if inputs == "datasets" and not DATASETS.is_dir():
-        pytest.skip(f"shared datasets not found at {DATASETS}")
+    missing = datasets_missing() if inputs == "datasets" else None
+    if missing:
+        pytest.skip(missing)
     if inputs == "samples" and not any(SAMPLES.glob("*.log")):
         pytest.skip("no sample events in samples/")
     paths = [SAMPLES] if inputs == "samples" else [DATASETS]
@@ -332,21 +329,22 @@ def test_missing_field_warning_names_the_prefiltered_events(tmp_path: Path) -> N
     assert "LogonId" not in off.stderr and "field User does not exist in the loaded events" in off.stderr
 
 
+@pytest.mark.slow
 def test_search_without_table_gives_the_same_results_field_for_field(tmp_path: Path) -> None:
     # without `table` the output lists the fields of the loaded events: with the prefilter only those of the
     # candidate events (fields no candidate has are absent, and their order may differ), values identical
-    if not (DATASETS / "otrf").is_dir():
-        pytest.skip(f"shared datasets not found at {DATASETS}")
+    missing = datasets_missing("otrf")
+    if missing:
+        pytest.skip(missing)
     local = tmp_path / "local"
     local.mkdir()
     (local / "savedsearches.conf").write_text('[T]\nsearch = ParentImage="*\\\\WmiPrvSE.exe" NOT User="*SYSTEM"\n')
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ)
     outs = []
     for off in ("", "1"):
         env["LOCALSEARCH_NO_PREFILTER"] = off
-        proc = subprocess.run([sys.executable, "-m", "localsearch", "run", str(DATASETS / "otrf"), "--search", "T",
-                               "--local-dir", str(local), "--format", "jsonl"], cwd=REPO, capture_output=True,
-                              text=True, timeout=600, env=env)
+        proc = localsearch("run", str(DATASETS / "otrf"), "--search", "T", "--local-dir", str(local),
+                           "--format", "jsonl", env=env)
         assert proc.returncode == 0, proc.stderr
         outs.append([json.loads(line) for line in proc.stdout.splitlines()])
     assert outs[0] and outs[0] == outs[1]

@@ -163,7 +163,7 @@ def _scan(con: duckdb.DuckDBPyConnection, units: List[_Unit],
     if line_filter is not None:
         _scan_filtered(con, units, by_name, tick, line_filter)
         return
-    _execute(con, 
+    _execute(con,
         f"""CREATE OR REPLACE TEMP TABLE _ls_scan AS
             SELECT filename, any_value(k) AS keys, count(*) AS n,
                    list(json) FILTER (WHERE regexp_matches(json, {sql_literal(PROC_RE)})) AS procs
@@ -449,21 +449,20 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
         for group in _groups(units):
             size = sum(u.size for u in group)
             big = progress is not None and size > PROGRESS_BYTES
-            _scan_all(con, group, (lambda f, size=size: emit(int(f * size))) if big else None, raw_events,
-                      line_filter)
+            _scan_all(con, group, _scaled(emit, size) if big else None, raw_events, line_filter)
             done += size
             emit()
         kept: List[_Unit] = []
         for u in units:
-            fr = u.report
-            assert fr is not None
+            unit_report = u.report
+            assert unit_report is not None     # every unit of pass 1 is a file, with its report
             if u.needs_python:
                 if u.needs_python == WINLOGBEAT_REASON:
-                    fr.format = "jsonl-winlogbeat"
+                    unit_report.format = "jsonl-winlogbeat"
                 _reset(con, u)
-                stager.stage(fr.path, JSONL, fr)
+                stager.stage(unit_report.path, JSONL, unit_report)
             else:
-                fr.events_read = u.events
+                unit_report.events_read = u.events
                 kept.append(u)
     finally:
         stager.close()
@@ -484,13 +483,25 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
     return report
 
 
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The value of a `SELECT count(*) ...` (an aggregate without GROUP BY: always one row)."""
+    row = con.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _scaled(emit: Callable[[int], None], size: int) -> Callable[[float], None]:
+    """A progress tick for a fraction of `size` bytes done."""
+    return lambda fraction: emit(int(fraction * size))
+
+
 def _candidates_unit(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> _Unit:
     """The candidate lines of a prefiltered load (the rows left in CAND_TABLE, kept in memory like the
     records of pass 1) as the one unit the `events` view reads; it carries their field names."""
     unit = _Unit(Path(CAND_TABLE), None, 0, table=CAND_TABLE)
     for u in units:
         unit.keys.update(u.keys)
-    unit.events = con.execute(f"SELECT count(*) FROM {CAND_TABLE}").fetchone()[0]
+    unit.events = _count(con, f"SELECT count(*) FROM {CAND_TABLE}")
     return unit
 
 
@@ -539,7 +550,9 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
         for k in sorted(raw_counts, key=lambda x: cols[field_of[x]]):
             if field_of[k] in derived_set:
                 continue        # same field as a derived one, which coalesces the raw value
-            items.append((cols[field_of[k]], col(k)))
+            expr = col(k)
+            assert expr is not None         # k is a raw field of these events: it always resolves
+            items.append((cols[field_of[k]], expr))
         for name in SYSTEM_ALIASES:
             e = col(name)
             items.append((cols[name], e if e is not None else "CAST(NULL AS VARCHAR)"))
@@ -606,7 +619,7 @@ def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report:
         con.execute(f"DROP TABLE {t}")
 
     report.events = sum(u.events for u in units)
-    report.processes = con.execute("SELECT count(*) FROM processes").fetchone()[0]
+    report.processes = _count(con, "SELECT count(*) FROM processes")
     report.columns = {
         "events": ev_cols,
         "processes": {"_time": '"_time"', **{f: quote_ident(f) for f in PROCESS_FIELDS}},

@@ -99,7 +99,7 @@ def stage_evtx(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
     with open(path, "rb") as fh:
         header = fh.read(32)
     next_id = struct.unpack("<Q", header[24:32])[0] if len(header) == 32 else 0   # for progress only
-    first_id = 0
+    first_rid = 0     # first EventRecordID seen, for progress
     n = 0
     pos = 0
     while True:
@@ -112,6 +112,9 @@ def stage_evtx(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             skip(pos, f"EVTX record not readable: {msg}")
             continue
+        if rec is None:             # the parser's iterator is typed Optional; no record, nothing to read
+            skip(pos, "EVTX record not readable: the parser returned no record")
+            continue
         try:
             flat = evtx_json_to_flat(json.loads(rec["data"]))
         except ValueError as exc:
@@ -120,12 +123,12 @@ def stage_evtx(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
         _write(out, flat)
         n += 1
         if n % TICK_EVERY == 0 and next_id:
-            rid = rec.get("event_record_id") or 0
-            first_id = first_id or rid
-            if next_id > first_id:
-                tick(size * max(0, min(rid - first_id, next_id - first_id)) // (next_id - first_id))
+            rid: int = rec.get("event_record_id") or 0
+            first_rid = first_rid or rid
+            if next_id > first_rid:
+                tick(size * max(0, min(rid - first_rid, next_id - first_rid)) // (next_id - first_rid))
     for idx, lost, first_id, last_id in evtx_cut_chunks(path):
-        if lost is None:
+        if lost is None or first_id is None:     # (both are None when the chunk header is cut)
             skip(pos, f"truncated EVTX file ({size} bytes): chunk {idx + 1} is cut inside its header, "
                       "its records are lost")
             pos += 1

@@ -78,7 +78,7 @@ def compile_convert(cmd: ConvertCmd, frame: Optional[Frame], rt: Runtime) -> Fra
     if bad:
         raise Unsupported(f"convert timeformat directive %{bad.group(1)}", cmd.pos)
     cols = list(frame.cols)
-    for func, pattern, as_name, pos in cmd.conversions:
+    for _func, pattern, as_name, pos in cmd.conversions:   # ctime() only (the parser checks)
         rx = wildcard_regex(pattern)
         targets = [c for c in cols if rx.match(c.name)]
         if as_name is not None and (len(targets) > 1 or "*" in pattern):

@@ -118,7 +118,7 @@ def compile_lookup(cmd: LookupCmd, frame: Optional[Frame], rt: Runtime) -> Frame
     rt.execute(f"CREATE TEMP TABLE {joined} AS SELECT t.__ord AS __ord, "
                      f"{', '.join(exprs + [matches + ' AS __m'])} FROM {frame.table} AS t")
     cols = [Col(c.name, f"x{k}", c.type) for k, c in enumerate(frame.cols)]
-    for j, (lf, ef) in enumerate(outputs):
+    for j, (_lookup_field, ef) in enumerate(outputs):
         if max_matches == 1:
             new_sql, new_type = f"__m[1].o{j}", "VARCHAR"
         else:
