@@ -1,7 +1,8 @@
 """Command line: run one of the app's saved searches over Windows event files, without Splunk.
 
-    python -m localsearch run PATH... [--search NAME] [--app-dir DIR] [--local-dir DIR]
-                                  [--format table|csv|jsonl] [--earliest T] [--latest T]
+    localsearch run PATH... [--search NAME] [--app-dir DIR] [--local-dir DIR]
+                            [--format table|csv|jsonl] [--earliest T] [--latest T]
+    (also `python -m localsearch ...`)
 
 Exit codes: 0 ok (with or without results), 1 search error (SPL, macro, unsupported command, custom
 command failure), 2 usage or input error (arguments, unknown saved search, unreadable conf or event files).
@@ -13,10 +14,11 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
-from .conf import AppConfs, ConfError
+from .conf import ConfError
 from .output import FORMATS, summary_lines, write_results
+from .runner import InputError, Outcome, app_confs, run_search, saved_search
 from .spl.errors import SplError
 from .spl.timespec import TimeSpecError, parse_time
 
@@ -26,15 +28,10 @@ if TYPE_CHECKING:
 DEFAULT_SEARCH = "Endpoint - Process Execution via WMI - Rule"
 EXIT_OK, EXIT_SEARCH, EXIT_USAGE = 0, 1, 2
 PROGRESS_AFTER = 2.0   # seconds before a progress bar appears
-NO_PREFILTER_ENV = "LOCALSEARCH_NO_PREFILTER"   # set (not 0): load every event into the events view
-
-
-class UsageError(Exception):
-    pass
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m localsearch",
+    parser = argparse.ArgumentParser(prog="localsearch",
                                      description="Run this Splunk app's saved searches on Windows event files "
                                                  "(EVTX, XmlWinEventLog text, JSON lines) without Splunk.")
     sub = parser.add_subparsers(dest="action", required=True)
@@ -42,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="+", metavar="PATH", help="event files or folders (searched recursively)")
     run.add_argument("--search", default=DEFAULT_SEARCH, metavar="NAME",
                      help=f"saved search (stanza of savedsearches.conf); default: {DEFAULT_SEARCH!r}")
-    run.add_argument("--app-dir", default=".", metavar="DIR", help="the app folder (default: current folder)")
+    run.add_argument("--app-dir", default=None, metavar="DIR",
+                     help="the app folder (default: the nearest folder at or above the current one holding "
+                          "default/app.conf)")
     run.add_argument("--local-dir", default=None, metavar="DIR",
                      help="folder laid out like the app's local/ (macros.conf, savedsearches.conf, "
                           "transforms.conf) overriding default/ key by key; default: <app-dir>/local")
@@ -84,102 +83,39 @@ def _err(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
-def _saved_search(confs: AppConfs, name: str) -> str:
-    saved = confs.conf("savedsearches")
-    if not saved.layers:
-        raise UsageError(f"no savedsearches.conf in {confs.app_dir / 'default'} or {confs.local_dir} "
-                         f"(is --app-dir the app folder?)")
-    search = saved.get(name, "search") if saved.has_stanza(name) else None
-    if search is None:
-        names = [n for n in saved.stanza_names() if n != "default" and saved.get(n, "search")]
-        raise UsageError(f"no saved search named {name!r} (with a search setting); available: "
-                         + "; ".join(repr(n) for n in names))
-    return search
+def _app_dir(args: argparse.Namespace) -> Optional[Path]:
+    return Path(args.app_dir) if args.app_dir else None
 
 
 def run(args: argparse.Namespace) -> int:
-    app_dir = Path(args.app_dir)
-    local_dir = Path(args.local_dir) if args.local_dir else app_dir / "local"
-    if not (app_dir / "default").is_dir():
-        raise UsageError(f"{app_dir} is not an app folder (no default/ folder); use --app-dir")
-    if args.local_dir and not local_dir.is_dir():
-        raise UsageError(f"--local-dir {local_dir} is not a folder")
+    confs = app_confs(_app_dir(args), Path(args.local_dir) if args.local_dir else None)
     try:
         earliest = parse_time(args.earliest) if args.earliest else None
         latest = parse_time(args.latest) if args.latest else None
     except TimeSpecError as exc:
-        raise UsageError(str(exc)) from None
-    confs = AppConfs(app_dir, local_dir)
-    search = _saved_search(confs, args.search)
-    missing = [p for p in args.paths if not Path(p).exists()]
-    if missing:
-        raise UsageError("no such file or folder: " + ", ".join(missing))
-
-    import duckdb
-    from .engine import CommandError, SearchEngine, sources_of
-    from .ingest import DERIVED_FIELDS, LoadError, load_events
-    from .spl.pipeline import Pipeline, parse_pipeline
-    from .spl.prefilter import pipeline_filter
-
-    line_filter: Optional[str] = None
-    pipeline: Optional[Pipeline] = None
-    raw_events = True
-    try:    # the search is parsed once: a tstats search needs only the data model (no raw events view)
-        pipeline = parse_pipeline(search, sources_of(confs))
-        raw_events = pipeline.reads_raw_events()
-        # a raw-event search: only lines that can match its leading search go into the events view
-        if raw_events and os.environ.get(NO_PREFILTER_ENV, "") in ("", "0"):
-            line_filter = pipeline_filter(pipeline, DERIVED_FIELDS)
-    except SplError:
-        pass                  # the search itself reports the error, after loading
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would write to stdout
+        raise InputError(str(exc)) from None
+    search = saved_search(confs, args.search)
     progress = _LazyProgress()
     try:
-        report = load_events([Path(p) for p in args.paths], con, progress=progress, raw_events=raw_events,
-                             line_filter=line_filter)
-    except LoadError as exc:
-        raise UsageError(str(exc)) from None
+        outcome = run_search(confs, search, f"saved search {args.search!r}", [Path(p) for p in args.paths],
+                             earliest=earliest, latest=latest, progress=progress)
     finally:
         progress.close()
-    app_name = confs.conf("app").get("package", "id") or app_dir.resolve().name
-    label = (None if report.candidates is None else
-             "the events whose text can match the search's values (the prefiltered events)")
-    engine = SearchEngine(con, report.columns, confs, earliest=earliest, latest=latest, app_name=app_name,
-                          events_label=label)
-    local_used = str(local_dir) if local_dir.is_dir() and any(local_dir.glob("*.conf")) else None
-    try:
-        result = engine.run(pipeline if pipeline is not None else search)
-    except CommandError as exc:
-        _summary(args.search, report, 0, engine.messages, engine.warnings, local_used)
-        _err(str(exc))
+    if outcome.error is not None:
+        _summary(args.search, outcome, 0)
+        _err(outcome.error)
+        if outcome.pointer:
+            print(outcome.pointer, file=sys.stderr)
         return EXIT_SEARCH
-    except SplError as exc:
-        _err(f"in saved search {args.search!r}: {exc}")
-        if engine.search:
-            print(_pointer(engine.search, exc.position), file=sys.stderr)
-        return EXIT_SEARCH
-    write_results(args.format, result.fields, result.rows, sys.stdout)
+    write_results(args.format, outcome.fields, outcome.rows, sys.stdout)
     sys.stdout.flush()
-    _summary(args.search, report, len(result.rows), result.messages, result.warnings, local_used)
+    _summary(args.search, outcome, len(outcome.rows))
     return EXIT_OK
 
 
-def _pointer(search: str, position: Optional[int]) -> str:
-    """The expanded search, with a caret under the character an error points at."""
-    if position is None or not 0 <= position <= len(search):
-        return f"expanded search:\n{search}"
-    start = search.rfind("\n", 0, position) + 1
-    end = search.find("\n", position)
-    end = len(search) if end < 0 else end
-    before = search[:end]
-    after = search[end:]
-    caret = " " * (position - start) + "^"
-    return f"expanded search:\n{before}\n{caret}{after}"
-
-
-def _summary(name, report, results, messages, warnings, local_used) -> None:
-    for line in summary_lines(name, report, results, messages, warnings, local_used):
+def _summary(name: str, outcome: Outcome, results: int) -> None:
+    for line in summary_lines(name, outcome.report, results, outcome.messages, outcome.warnings,
+                              outcome.local_used):
         print(line, file=sys.stderr)
 
 
@@ -197,13 +133,23 @@ def _attach_time_values(argv: List[str]) -> List[str]:
     return out
 
 
+def _stdout_closed() -> int:
+    """The reader of stdout went away (`| head -1`): stop quietly, as Unix tools do. Later writes, including
+    the interpreter's final flush, go to /dev/null instead of raising BrokenPipeError again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OK
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_attach_time_values(list(argv) if argv is not None else sys.argv[1:]))
     try:
-        if args.action == "run":
-            return run(args)
-    except UsageError as exc:
+        return ACTIONS[args.action](args)
+    except BrokenPipeError:
+        return _stdout_closed()
+    except InputError as exc:
         _err(str(exc))
         return EXIT_USAGE
     except ConfError as exc:
@@ -214,7 +160,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_SEARCH
     except KeyboardInterrupt:
         return 130
-    return EXIT_USAGE
+
+
+ACTIONS: Dict[str, Callable[[argparse.Namespace], int]] = {"run": run}
 
 
 if __name__ == "__main__":

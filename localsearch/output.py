@@ -67,7 +67,12 @@ def write_table(fields: Sequence[str], rows: Sequence[Sequence[object]], out: IO
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, width=width, soft_wrap=False, highlight=False, markup=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:    # rich would exit 1; the caller ends quietly with 0 instead
+            self.quiet = True
+            raise BrokenPipeError
+
+    console = _Console(file=out, width=width, soft_wrap=False, highlight=False, markup=False)
     if not rows:
         console.print("No results.")
         return

@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import List
 
@@ -129,3 +131,39 @@ def test_time_window_options() -> None:
     assert proc.returncode == 0, proc.stderr
     names = sorted(o["process_name"] for o in map(json.loads, proc.stdout.splitlines()))
     assert names == ["agent.exe", "powershell.exe"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "table"])
+def test_output_into_a_closed_pipe_ends_quietly_with_exit_0(fmt: str) -> None:
+    """`localsearch run ... | head -1`: the reader goes away before the results are written."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    reader, writer = os.pipe()
+    os.close(reader)            # nobody will read: the first write of the results fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "localsearch", "run", "samples/", "--format", fmt],
+                              cwd=REPO, stdout=writer, stderr=subprocess.PIPE, text=True, timeout=300, env=env)
+    finally:
+        os.close(writer)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_head_reads_the_first_result_and_the_run_exits_0(tmp_path: Path) -> None:
+    script = (f'set -o pipefail; "{sys.executable}" -m localsearch run "{SAMPLES}" --format jsonl 2>"{tmp_path}/err" '
+              f'| head -1')
+    proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    # no --app-dir and tmp_path is no app folder: the nearest app folder upward is not found either
+    assert proc.returncode == 2 and "no app folder" in (tmp_path / "err").read_text()
+    proc = subprocess.run(["bash", "-c", script.replace("--format jsonl", f"--format jsonl --app-dir {REPO}")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 0, (tmp_path / "err").read_text()
+    assert len(proc.stdout.splitlines()) == 1 and json.loads(proc.stdout)["risk_score"] == "49"
+    assert "Traceback" not in (tmp_path / "err").read_text()
+
+
+def test_app_dir_defaults_to_the_nearest_app_folder_upward() -> None:
+    proc = cli("run", ".", "--format", "jsonl", cwd=SAMPLES)      # samples/ is inside the app folder
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 5

@@ -1,0 +1,139 @@
+"""One search over event files, as `localsearch run` and `localsearch test` both do it: find the app folder,
+read its confs (default/ under a local/ folder), load the events and run the search through the engine.
+
+Input problems (no app folder, unknown saved search, unreadable files) raise InputError; search problems
+(SPL, macros, unsupported commands, custom command failures) come back in `Outcome.error`, with the messages
+and warnings gathered so far.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from .conf import AppConfs
+from .spl.errors import SplError
+
+NO_PREFILTER_ENV = "LOCALSEARCH_NO_PREFILTER"   # set (not 0): load every event into the events view
+APP_MARKER = Path("default") / "app.conf"
+
+
+class InputError(Exception):
+    """Bad arguments or input (exit code 2): the message names what was wrong and where."""
+
+
+def find_app_dir(start: Path) -> Optional[Path]:
+    """The nearest folder at or above `start` holding default/app.conf (how the app folder is found when
+    --app-dir is not given)."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / APP_MARKER).is_file():
+            return folder
+    return None
+
+
+def app_confs(app_dir: Optional[Path], local_dir: Optional[Path]) -> AppConfs:
+    """The app's confs; app_dir None means: the nearest app folder upward from the current folder."""
+    if app_dir is None:
+        found = find_app_dir(Path.cwd())
+        if found is None:
+            raise InputError(f"no app folder (one holding {APP_MARKER}) at or above {Path.cwd()}; "
+                             "use --app-dir")
+        app_dir = found
+    if not (app_dir / "default").is_dir():
+        raise InputError(f"{app_dir} is not an app folder (no default/ folder); use --app-dir")
+    if local_dir is not None and not local_dir.is_dir():
+        raise InputError(f"--local-dir {local_dir} is not a folder")
+    return AppConfs(app_dir, local_dir if local_dir is not None else app_dir / "local")
+
+
+def saved_search(confs: AppConfs, name: str) -> str:
+    saved = confs.conf("savedsearches")
+    if not saved.layers:
+        raise InputError(f"no savedsearches.conf in {confs.app_dir / 'default'} or {confs.local_dir} "
+                         f"(is --app-dir the app folder?)")
+    search = saved.get(name, "search") if saved.has_stanza(name) else None
+    if search is None:
+        names = [n for n in saved.stanza_names() if n != "default" and saved.get(n, "search")]
+        raise InputError(f"no saved search named {name!r} (with a search setting); available: "
+                         + "; ".join(repr(n) for n in names))
+    return search
+
+
+@dataclass
+class Outcome:
+    fields: List[str] = field(default_factory=list)
+    rows: List[List[object]] = field(default_factory=list)
+    report: object = None                                  # the loader's LoadReport
+    messages: List[Tuple[str, str]] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    local_used: Optional[str] = None                       # the local folder, when it held conf files
+    error: Optional[str] = None                            # the search failed: why
+    pointer: Optional[str] = None                          # the expanded search with a caret at the error
+
+
+def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], *,
+               earliest: Optional[float] = None, latest: Optional[float] = None,
+               progress: Optional[Callable[[int, int], None]] = None) -> Outcome:
+    """Load `paths` and run `search` (SPL text; `label` names it in messages) with the app's confs."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise InputError("no such file or folder: " + ", ".join(missing))
+
+    import duckdb
+
+    from .engine import CommandError, SearchEngine, sources_of
+    from .ingest import DERIVED_FIELDS, LoadError, load_events
+    from .spl.pipeline import Pipeline, parse_pipeline
+    from .spl.prefilter import pipeline_filter
+
+    line_filter: Optional[str] = None
+    pipeline: Optional[Pipeline] = None
+    raw_events = True
+    try:    # the search is parsed once: a tstats search needs only the data model (no raw events view)
+        pipeline = parse_pipeline(search, sources_of(confs))
+        raw_events = pipeline.reads_raw_events()
+        # a raw-event search: only lines that can match its leading search go into the events view
+        if raw_events and os.environ.get(NO_PREFILTER_ENV, "") in ("", "0"):
+            line_filter = pipeline_filter(pipeline, DERIVED_FIELDS)
+    except SplError:
+        pass                  # the search itself reports the error, after loading
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would write to stdout
+    try:
+        report = load_events(list(paths), con, progress=progress, raw_events=raw_events, line_filter=line_filter)
+    except LoadError as exc:
+        raise InputError(str(exc)) from None
+    app_name = confs.conf("app").get("package", "id") or confs.app_dir.resolve().name
+    events_label = (None if report.candidates is None else
+                    "the events whose text can match the search's values (the prefiltered events)")
+    engine = SearchEngine(con, report.columns, confs, earliest=earliest, latest=latest, app_name=app_name,
+                          events_label=events_label)
+    local = confs.local_dir
+    outcome = Outcome(report=report,
+                      local_used=str(local) if local.is_dir() and any(local.glob("*.conf")) else None)
+    try:
+        result = engine.run(pipeline if pipeline is not None else search)
+    except CommandError as exc:
+        outcome.messages, outcome.warnings = list(engine.messages), list(engine.warnings)
+        outcome.error = str(exc)
+        return outcome
+    except SplError as exc:
+        outcome.error = f"in {label}: {exc}"
+        outcome.pointer = pointer(engine.search, exc.position) if engine.search else None
+        return outcome
+    outcome.fields, outcome.rows = list(result.fields), [list(r) for r in result.rows]
+    outcome.messages, outcome.warnings = list(result.messages), list(result.warnings)
+    return outcome
+
+
+def pointer(search: str, position: Optional[int]) -> str:
+    """The expanded search, with a caret under the character an error points at."""
+    if position is None or not 0 <= position <= len(search):
+        return f"expanded search:\n{search}"
+    start = search.rfind("\n", 0, position) + 1
+    end = search.find("\n", position)
+    end = len(search) if end < 0 else end
+    caret = " " * (position - start) + "^"
+    return f"expanded search:\n{search[:end]}\n{caret}{search[end:]}"
