@@ -15,10 +15,11 @@ APP_FILES  := default bin lib lookups metadata app.manifest README.md LICENSE .s
 all: package
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements-dev.txt
+$(VENV)/.installed: requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # splunklib is vendored into the app by the build, never committed; again only when SPLUNK_SDK changes

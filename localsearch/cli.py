@@ -1,7 +1,10 @@
-"""Command line: run one of the app's saved searches over Windows event files, without Splunk.
+"""Command line: run the app's saved searches over Windows event files without Splunk, test expectations on
+them, list what the app defines.
 
     localsearch run PATH... [--search NAME] [--app-dir DIR] [--local-dir DIR]
                             [--format table|csv|jsonl] [--earliest T] [--latest T]
+    localsearch test SPEC... [--app-dir DIR] [--data-dir DIR] [--junit FILE]
+    localsearch list [--app-dir DIR] [--local-dir DIR] [--format table|jsonl]
     (also `python -m localsearch ...`)
 
 Exit codes: 0 ok (with or without results), 1 search error (SPL, macro, unsupported command, custom
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 DEFAULT_SEARCH = "Endpoint - Process Execution via WMI - Rule"
 EXIT_OK, EXIT_SEARCH, EXIT_USAGE = 0, 1, 2
 PROGRESS_AFTER = 2.0   # seconds before a progress bar appears
+APP_DIR_HELP = "the app folder (default: the nearest folder at or above the current one holding default/app.conf)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,9 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="+", metavar="PATH", help="event files or folders (searched recursively)")
     run.add_argument("--search", default=DEFAULT_SEARCH, metavar="NAME",
                      help=f"saved search (stanza of savedsearches.conf); default: {DEFAULT_SEARCH!r}")
-    run.add_argument("--app-dir", default=None, metavar="DIR",
-                     help="the app folder (default: the nearest folder at or above the current one holding "
-                          "default/app.conf)")
+    run.add_argument("--app-dir", default=None, metavar="DIR", help=APP_DIR_HELP)
     run.add_argument("--local-dir", default=None, metavar="DIR",
                      help="folder laid out like the app's local/ (macros.conf, savedsearches.conf, "
                           "transforms.conf) overriding default/ key by key; default: <app-dir>/local")
@@ -49,6 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--earliest", metavar="T", help="only events at or after T (epoch, ISO-8601, or "
                                                      "relative such as -24h@h); default: no limit")
     run.add_argument("--latest", metavar="T", help="only events before T; default: no limit")
+
+    test = sub.add_parser("test", help="check expectations (YAML specs or contentctl detections) on event data")
+    test.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or contentctl detection YAMLs")
+    test.add_argument("--app-dir", default=None, metavar="DIR", help=APP_DIR_HELP)
+    test.add_argument("--data-dir", default=None, metavar="DIR",
+                      help="where contentctl attack data lives: a URL maps to the file of the same name under DIR")
+    test.add_argument("--junit", default=None, metavar="FILE", help="also write the results as JUnit XML")
+
+    listing = sub.add_parser("list", help="list the saved searches, macros and lookups, with file and layer")
+    listing.add_argument("--app-dir", default=None, metavar="DIR", help=APP_DIR_HELP)
+    listing.add_argument("--local-dir", default=None, metavar="DIR", help="folder overriding default/; "
+                                                                         "default: <app-dir>/local")
+    listing.add_argument("--format", default="table", choices=("table", "jsonl"), help="default: table")
     return parser
 
 
@@ -133,6 +148,36 @@ def _attach_time_values(argv: List[str]) -> List[str]:
     return out
 
 
+def run_tests(args: argparse.Namespace) -> int:
+    from .junit import write_junit
+    from .testing import describe, load_cases, run_cases, tally
+
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    if data_dir is not None and not data_dir.is_dir():
+        raise InputError(f"--data-dir {data_dir} is not a folder")
+    cases = load_cases([Path(p) for p in args.specs], data_dir)
+    results = run_cases(cases, _app_dir(args), report=lambda r: print(describe(r), flush=True))
+    print(tally(results))
+    if args.junit:
+        write_junit(Path(args.junit), results)
+    return EXIT_OK if all(r.status in ("PASS", "SKIP") for r in results) else EXIT_SEARCH
+
+
+def list_app(args: argparse.Namespace) -> int:
+    import json
+
+    from .listing import as_dicts, entries, lines
+
+    confs = app_confs(_app_dir(args), Path(args.local_dir) if args.local_dir else None)
+    items = entries(confs)
+    if args.format == "jsonl":
+        for d in as_dicts(items):
+            print(json.dumps(d, ensure_ascii=False))
+    else:
+        print("\n".join(lines(items)))
+    return EXIT_OK
+
+
 def _stdout_closed() -> int:
     """The reader of stdout went away (`| head -1`): stop quietly, as Unix tools do. Later writes, including
     the interpreter's final flush, go to /dev/null instead of raising BrokenPipeError again."""
@@ -162,7 +207,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
 
 
-ACTIONS: Dict[str, Callable[[argparse.Namespace], int]] = {"run": run}
+ACTIONS: Dict[str, Callable[[argparse.Namespace], int]] = {"run": run, "test": run_tests, "list": list_app}
 
 
 if __name__ == "__main__":

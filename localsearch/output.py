@@ -10,7 +10,7 @@ import csv
 import json
 from collections import Counter
 from datetime import datetime, timezone
-from typing import IO, List, Optional, Sequence, Tuple
+from typing import IO, Dict, List, Optional, Sequence, Tuple
 
 FORMATS = ("table", "csv", "jsonl")
 
@@ -48,9 +48,13 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def result_dicts(fields: Sequence[str], rows: Sequence[Sequence[object]]) -> List[Dict[str, object]]:
+    """Results as `--format jsonl` shows them: fields without a value left out, _time as ISO-8601."""
+    return [{f: v for f, v in zip(fields, row) if v is not None} for row in _prepared(fields, rows)]
+
+
 def write_jsonl(fields: Sequence[str], rows: Sequence[Sequence[object]], out: IO[str]) -> None:
-    for row in _prepared(fields, rows):
-        obj = {f: v for f, v in zip(fields, row) if v is not None}
+    for obj in result_dicts(fields, rows):
         out.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .conf import AppConfs
 from .spl.errors import SplError
@@ -75,8 +75,10 @@ class Outcome:
 
 def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], *,
                earliest: Optional[float] = None, latest: Optional[float] = None,
-               progress: Optional[Callable[[int, int], None]] = None) -> Outcome:
-    """Load `paths` and run `search` (SPL text; `label` names it in messages) with the app's confs."""
+               progress: Optional[Callable[[int, int], None]] = None,
+               origin: Optional[Tuple[str, str]] = None) -> Outcome:
+    """Load `paths` and run `search` (SPL text; `label` names it in messages) with the app's confs.
+    `origin`: the (source, sourcetype) the data was indexed with, given to every event."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise InputError("no such file or folder: " + ", ".join(missing))
@@ -105,6 +107,8 @@ def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], 
         report = load_events(list(paths), con, progress=progress, raw_events=raw_events, line_filter=line_filter)
     except LoadError as exc:
         raise InputError(str(exc)) from None
+    if origin is not None:
+        _set_origin(con, report.columns, *origin)
     app_name = confs.conf("app").get("package", "id") or confs.app_dir.resolve().name
     events_label = (None if report.candidates is None else
                     "the events whose text can match the search's values (the prefiltered events)")
@@ -126,6 +130,30 @@ def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], 
     outcome.fields, outcome.rows = list(result.fields), [list(r) for r in result.rows]
     outcome.messages, outcome.warnings = list(result.messages), list(result.warnings)
     return outcome
+
+
+def _set_origin(con: Any, columns: Dict[str, Dict[str, str]], source: str, sourcetype: str) -> None:
+    """Every event gets the declared source and sourcetype, as when a file is indexed with them. Only a
+    declaration that agrees with the events' own channel (source XmlWinEventLog:<channel>, any case) can be
+    honoured: the add-ons' field extractions, which the runner's mapping follows, key on the real one."""
+    from .sqltext import sql_literal
+    tables = [(t, columns[t]) for t in ("processes", "events") if columns.get(t)]
+    for table, cols in tables:
+        seen = [r[0] for r in con.execute(f"SELECT DISTINCT {cols['source']} FROM {table} "
+                                          f"WHERE lower({cols['source']}) <> lower({sql_literal(source)})").fetchall()]
+        if seen:
+            raise InputError(f"unsupported in local runs: data indexed with source {source!r} holds events "
+                             f"whose channel gives source {seen[0]!r}")
+    values = f"{sql_literal(source)} AS {{s}}, {sql_literal(sourcetype)} AS {{t}}"
+    if columns.get("processes"):
+        c = columns["processes"]
+        con.execute(f"UPDATE processes SET {c['source']} = {sql_literal(source)}, "
+                    f"{c['sourcetype']} = {sql_literal(sourcetype)}")
+    if columns.get("events"):
+        c = columns["events"]
+        con.execute("ALTER VIEW events RENAME TO _ls_events_as_read")
+        con.execute("CREATE VIEW events AS SELECT * REPLACE (" + values.format(s=c["source"], t=c["sourcetype"])
+                    + ") FROM _ls_events_as_read")
 
 
 def pointer(search: str, position: Optional[int]) -> str:
