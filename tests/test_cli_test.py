@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from project import MAIN_RULE, REPO, SAMPLES, localsearch, needs_datasets
+from project import MAIN_RULE, REPO, RISK_MESSAGE, SAMPLES, localsearch, needs_datasets
 
 # A contentctl 5.x detection (contentctl/objects/detection_abstract.py, rba.py, unit_test.py,
 # test_attack_data.py): the shipped tstats rule as ESCU writes it, tested on the file its URL names.
@@ -35,7 +35,7 @@ known_false_positives: Administrators use WMI.
 references:
 - https://attack.mitre.org/techniques/T1047/
 rba:
-  message: A remote instance execution of wmic.exe by $parent_process_name$ spawned $process_name$ on host $dest$
+  message: {message}
   risk_objects:
   - field: dest
     type: system
@@ -81,7 +81,7 @@ def detection(tmp_path: Path, *, status: str = "production", risk_field: str = "
     data = sysmon_sample(tmp_path / "attack_data" / "T1047")
     path = tmp_path / "detections" / "endpoint" / "process_execution_via_wmi.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(DETECTION.format(status=status, risk_field=risk_field, source=source,
+    path.write_text(DETECTION.format(status=status, risk_field=risk_field, source=source, message=RISK_MESSAGE,
                                      data=DATA_URL.format(name=data.name)), encoding="utf-8")
     return path
 
@@ -200,7 +200,7 @@ def test_contentctl_skips_what_contentctl_skips(tmp_path: Path) -> None:
 @needs_datasets("mdecrevoisier")
 def test_contentctl_detection_on_shared_evtx(tmp_path: Path) -> None:
     from project import DATASETS
-    text = DETECTION.format(status="production", risk_field="user",
+    text = DETECTION.format(status="production", risk_field="user", message=RISK_MESSAGE,
                             source="XmlWinEventLog:Microsoft-Windows-Sysmon/Operational",
                             data=DATA_URL.format(name="ID1-WMI_spawning_PowerShell_process-WMImplant.evtx"))
     path = tmp_path / "d.yml"

@@ -24,9 +24,8 @@ from localsearch.spl.lexer import Token
 from localsearch.spl.pipeline import Pipeline, Sources, parse_expanded, parse_pipeline
 from localsearch.spl.sql import Col
 
+from project import REPO
 from test_spl_engine import engine, rows
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def conf(name: str, text: str) -> LayeredConf:
