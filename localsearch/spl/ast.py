@@ -27,6 +27,7 @@ class Compare:
     op: str            # = != < > <= >=
     value: str
     pos: int
+    case: bool = False     # field=CASE(value): case-sensitive
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Term:
     """A bare keyword or phrase (full-text search of _raw)."""
     value: str
     pos: int
+    quoted: bool = False   # a "quoted phrase"
+    case: bool = False     # CASE(term): case-sensitive
+    exact: bool = False    # TERM(term): matched between major breakers only
 
 
 SearchNode = Union[And, Or, Not, Compare, MatchAll, Term]

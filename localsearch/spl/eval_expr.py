@@ -4,20 +4,14 @@ functions registered in functions.py (which also checks their argument counts).
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List
 
 from .ast import EBinary, ECall, EField, ENot, ENum, EStr, EvalNode
 from .errors import SplError, Unsupported
 from .expr import Cursor
 from .functions import FUNCTIONS
+from .numbers import number_literal
 from .lexer import COMMA, FIELD, LPAREN, OP, RPAREN, STRING, WORD, Token
-
-def _number(text: str) -> Optional[float]:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
 
 def parse_eval(tokens: List[Token], end_pos: int = 0) -> EvalNode:
     if not tokens:
@@ -114,9 +108,13 @@ def _e_operand(cur: Cursor) -> EvalNode:
                     raise SplError(f"expected ',' or ')' in {tok.value}()", sep.pos)
         spec.check_arity(tok.value, len(args), tok.pos)
         return ECall(name, tuple(args), tok.pos)
-    num = _number(tok.value)
+    num = number_literal(tok.value, tok.pos)
     if num is not None:
         return ENum(num, tok.value)
+    if tok.value[:1].isdigit() or tok.value[:1] == "." and tok.value[1:2].isdigit():
+        # 1_000, 0x10, 1e5x: neither a decimal number nor a field name (those start with a letter or _)
+        raise Unsupported(f"{tok.value!r} in an eval expression (not a decimal number; a field name starting "
+                          "with a digit needs single quotes)", tok.pos)
     if any(c in tok.value for c in "+-*/%.") and not _plain_field(tok.value):
         raise Unsupported(f"arithmetic or operator in where expression {tok.value!r}", tok.pos)
     return EField(tok.value, tok.pos)

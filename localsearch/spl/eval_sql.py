@@ -11,6 +11,7 @@ from typing import Tuple
 from .ast import EBinary, EBool, ECall, EField, ENot, ENum, EStr, EvalNode
 from .errors import SplError, Unsupported
 from .functions import FUNCTIONS, Compiled
+from .numbers import sql_number
 from .sql import Resolver, lit, text_of
 
 # kinds: num, str, bool, any (a text field whose values may be numbers), list, null
@@ -26,7 +27,7 @@ class EvalCompiler:
         if isinstance(node, EStr):
             return lit(node.value), "str"
         if isinstance(node, ENum):
-            return repr(node.value), "num"
+            return sql_number(node.value), "num"
         if isinstance(node, EBool):
             return ("TRUE" if node.value else "FALSE"), "bool"
         if isinstance(node, EField):

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import re
 from typing import List, Optional
 
 from .ast import (And, Compare, EBinary, EBool, ECall, EField, ENot, ENum, EStr, EvalNode, MatchAll, Not,
@@ -122,18 +123,11 @@ def _s_primary(cur: Cursor) -> SearchNode:
     if tok.is_word("AND", "OR"):
         raise SplError(f"{tok.value} without a term before it", tok.pos)
     nxt = cur.peek()
-    if tok.kind == WORD and nxt is not None and nxt.kind == OP:
-        op = cur.next()
-        if op.value == "==":
-            raise SplError("'==' is not a search operator (use '=')", op.pos)
-        val = cur.peek()
-        if val is None or val.kind not in (WORD, STRING) or val.is_word("AND", "OR", "NOT"):
-            raise SplError(f"missing value after {tok.value}{op.value}", op.pos)
-        cur.next()
-        _check_field(tok)
-        return Compare(tok.value, op.value, val.value, tok.pos)
-    if tok.kind == WORD and nxt is not None and nxt.is_keyword("IN") and \
-            cur.at_kind(LPAREN, 1):
+    # a field name may be quoted: "Processes.process_name"=cmd.exe
+    if tok.kind in (WORD, STRING) and nxt is not None and nxt.kind == OP:
+        return _comparison(cur, tok)
+    # IN is upper case only (a lower-case `in` is a search term)
+    if tok.kind == WORD and nxt is not None and nxt.is_word("IN") and cur.at_kind(LPAREN, 1):
         cur.next()
         cur.next()
         values: List[str] = []
@@ -152,7 +146,35 @@ def _s_primary(cur: Cursor) -> SearchNode:
         return Or(tuple(Compare(tok.value, "=", v, tok.pos) for v in values))
     if tok.kind == WORD and tok.value == "*":
         return MatchAll()
-    return Term(tok.value, tok.pos)
+    if tok.is_word("CASE", "TERM") and cur.at_kind(LPAREN) and cur.at_kind(RPAREN, 2):
+        cur.next()
+        inner = cur.next()
+        cur.next()
+        if inner.kind not in (WORD, STRING):
+            raise SplError(f"{tok.value}() needs a term", inner.pos)
+        return Term(inner.value, tok.pos, quoted=inner.kind == STRING, case=tok.value == "CASE",
+                    exact=tok.value == "TERM")
+    return Term(tok.value, tok.pos, quoted=tok.kind == STRING)
+
+
+_DIRECTIVE = re.compile(r"(CASE|TERM)\((.*)\)", re.S)
+
+
+def _comparison(cur: Cursor, tok: Token) -> Compare:
+    op = cur.next()
+    if op.value == "==":
+        raise SplError("'==' is not a search operator (use '=')", op.pos)
+    val = cur.peek()
+    if val is None or val.kind not in (WORD, STRING) or val.is_word("AND", "OR", "NOT"):
+        raise SplError(f"missing value after {tok.value}{op.value}", op.pos)
+    cur.next()
+    _check_field(tok)
+    directive = _DIRECTIVE.fullmatch(val.value) if val.kind == WORD else None
+    if directive is None:
+        return Compare(tok.value, op.value, val.value, tok.pos)
+    if directive.group(1) == "TERM" or op.value not in ("=", "!="):
+        raise Unsupported(f"{directive.group(1)}() in {tok.value}{op.value}{val.raw}", val.pos)
+    return Compare(tok.value, op.value, directive.group(2), tok.pos, case=True)
 
 
 def _check_field(tok: Token) -> None:

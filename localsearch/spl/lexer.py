@@ -3,6 +3,11 @@
 Quoting follows Splunk: double quotes delimit a string, inside and outside quotes `\\\\` is a literal
 backslash and `\\"` a literal quote; any other backslash stays as typed (`\\*` is not an escaped wildcard,
 Splunk has none). Pipes inside quotes or square brackets do not split commands.
+
+Outside eval expressions, a quoted part directly joined to unquoted text is one argument with the quotes
+removed (`"Processes".*` is `Processes.*`), as splunkd splits command arguments. In search expressions
+(`search_values`), an unquoted value after an operator may hold balanced parentheses (`process=*Get()*`);
+a `(` that starts the value, or a `)` without its `(` in the value, is still grouping.
 """
 from __future__ import annotations
 
@@ -100,7 +105,9 @@ def split_pipeline(text: str, base: int = 0) -> List[Tuple[str, int]]:
     return out
 
 
-def tokenize(text: str, base: int = 0, single_quotes: bool = False) -> List[Token]:
+def tokenize(text: str, base: int = 0, single_quotes: bool = False, search_values: bool = False) -> List[Token]:
+    """Tokens of a command's arguments. single_quotes: eval syntax ('...' is a field name, quoted strings stand
+    alone); search_values: search syntax (values after an operator may hold balanced parentheses)."""
     tokens: List[Token] = []
     i = 0
     n = len(text)
@@ -111,26 +118,19 @@ def tokenize(text: str, base: int = 0, single_quotes: bool = False) -> List[Toke
             continue
         if c == '"':
             end = scan_quoted(text, i, '"')
-            raw = text[i:end]
-            tokens.append(Token(STRING, unescape(raw[1:-1]), base + i, raw))
-            i = end
-            continue
+            if single_quotes or not _joins(text, end):
+                raw = text[i:end]
+                tokens.append(Token(STRING, unescape(raw[1:-1]), base + i, raw))
+                i = end
+                continue
         if c == "'" and single_quotes:
             end = scan_quoted(text, i, "'")
             raw = text[i:end]
             tokens.append(Token(FIELD, raw[1:-1], base + i, raw))
             i = end
             continue
-        if c == "(":
-            tokens.append(Token(LPAREN, c, base + i, c))
-            i += 1
-            continue
-        if c == ")":
-            tokens.append(Token(RPAREN, c, base + i, c))
-            i += 1
-            continue
-        if c == ",":
-            tokens.append(Token(COMMA, c, base + i, c))
+        if c in "(),":
+            tokens.append(Token({"(": LPAREN, ")": RPAREN, ",": COMMA}[c], c, base + i, c))
             i += 1
             continue
         op = next((o for o in _OPS if text.startswith(o, i)), None)
@@ -138,13 +138,40 @@ def tokenize(text: str, base: int = 0, single_quotes: bool = False) -> List[Toke
             tokens.append(Token(OP, op, base + i, op))
             i += len(op)
             continue
-        j = i
-        while j < n and (text[j] not in _BREAK or (text[j] == "!" and not text.startswith("!=", j))):
-            if text[j] == "\\" and j + 1 < n:
-                j += 2
-                continue
-            j += 1
-        raw = text[i:j]
-        tokens.append(Token(WORD, unescape(raw), base + i, raw))
+        value_parens = search_values and bool(tokens) and tokens[-1].kind == OP
+        j, value = _word(text, i, joined=not single_quotes, parens=value_parens)
+        tokens.append(Token(WORD, value, base + i, text[i:j]))
         i = j
     return tokens
+
+
+def _joins(text: str, end: int) -> bool:
+    """Whether unquoted text (or another quoted part) follows a quoted part directly."""
+    return end < len(text) and (text[end] not in _BREAK or text[end] == '"' or
+                                (text[end] == "!" and not text.startswith("!=", end)))
+
+
+def _word(text: str, i: int, joined: bool, parens: bool) -> Tuple[int, str]:
+    """End and value of the word starting at i: unquoted runs (escapes undone), quoted parts joined to them
+    when `joined`, balanced parentheses inside the word when `parens`."""
+    n = len(text)
+    out: List[str] = []
+    start = i
+    depth = 0
+    while i < n:
+        c = text[i]
+        if c == '"' and joined:
+            end = scan_quoted(text, i, '"')
+            out.append(unescape(text[i + 1:end - 1]))
+            i = end
+            continue
+        if parens and c == "(" and i > start:
+            depth += 1
+        elif parens and c == ")" and depth > 0:
+            depth -= 1
+        elif c in _BREAK and not (c == "!" and not text.startswith("!=", i)):
+            break
+        j = i + 2 if c == "\\" and i + 1 < n else i + 1
+        out.append(unescape(text[i:j]))
+        i = j
+    return i, "".join(out)

@@ -85,7 +85,7 @@ def parse_expanded(text: str, sources: Optional[Sources] = None, _depth: int = 0
         name, rest, rest_pos = split_name(first_text, first_pos)
         if name.lower() == "search":
             first_text, first_pos = rest, rest_pos
-        tokens = tokenize(first_text, first_pos)
+        tokens = tokenize(first_text, first_pos, search_values=True)
         no_subsearch(tokens)
         commands.append(SearchCmd(first_pos, parse_search(tokens, end), leading=True))
         segments = segments[1:]
@@ -106,7 +106,7 @@ def parse_expanded(text: str, sources: Optional[Sources] = None, _depth: int = 0
 
 
 def _parse(spec: CommandSpec, rest: str, pos: int, end: int) -> Command:
-    tokens = tokenize(rest, pos, single_quotes=spec.single_quotes)
+    tokens = tokenize(rest, pos, single_quotes=spec.single_quotes, search_values=spec.search_values)
     no_subsearch(tokens)
     return spec.parse(tokens, pos, end)
 

@@ -7,7 +7,7 @@ Rules: `field=value` (operator `=`) on a field read verbatim from the event's JS
 derives: host, source, EventCode, the CIM aliases, `extracted_*`, ...) implies that the line contains the
 longest run of `[A-Za-z0-9._-]` in the value (split at `*`, `\\` and every other character; at least
 MIN_CHUNK characters); AND keeps the parts that constrain; OR constrains only if every branch does; NOT,
-`!=`, `<`, `>`, `*` and bare terms constrain nothing. `IN (...)` is an OR.
+`!=`, `<`, `>`, `*`, CIDR values and bare terms constrain nothing. `IN (...)` is an OR.
 
 Why a chunk found in a value is in the line: JSON encoders write those ASCII characters as they are, and
 DuckDB's VARCHAR value of a JSON string is its text; a chunk cannot span two JSON tokens (quotes, commas,
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Callable, Collection, List, Optional, Tuple, Union
 
 from .errors import SplError
+from .cidr import is_cidr
 from .ast import And, Compare, MatchAll, Not, Or, SearchNode, Term
 from .pipeline import Pipeline, parse_expanded
 
@@ -71,8 +72,8 @@ def chunk_of(value: str) -> Optional[str]:
 def derive(node: SearchNode, is_raw_field: Callable[[str], bool]) -> Optional[Formula]:
     """The formula implied by a search expression, or None when it constrains nothing."""
     if isinstance(node, Compare):
-        if node.op != "=" or not is_raw_field(node.field):
-            return None
+        if node.op != "=" or not is_raw_field(node.field) or is_cidr(node.value):
+            return None     # a CIDR value matches addresses that do not contain its text
         chunk = chunk_of(node.value)
         return Contains(chunk) if chunk is not None else None
     if isinstance(node, And):

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
 from ..sqltext import sql_literal
+from .cidr import in_subnet_sql, ipv4_subnet
 from .errors import SplError, Unsupported
+from .numbers import DECIMAL, number_literal, sql_number
+from .rawterms import term_sql
 from .ast import And, Compare, MatchAll, Not, Or, SearchNode, Term
 
 INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -61,31 +64,50 @@ def like_pattern(value: str) -> str:
     return "".join(out)
 
 
-def _number(text: str) -> Optional[float]:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
 Resolver = Callable[[str, int], Optional[Col]]
 
 
 # ---- search ----------------------------------------------------------------------------------------
-def _value_match(x: str, value: str) -> str:
-    """Predicate on the text expression x: case-insensitive equality with `*` wildcards."""
-    if "*" in value:
-        return f"ilike_escape({x}, {lit(like_pattern(value))}, '\\')"
-    return f"lower({x}) = lower({lit(value)})"
+def _matches(x: str, node: Compare) -> str:
+    """Predicate on the text expression x for field=value: a CIDR value matches addresses in the subnet;
+    otherwise equality with `*` wildcards, case-insensitive unless the value is CASE(...)."""
+    subnet = ipv4_subnet(node.value, node.pos)
+    if subnet is not None:
+        return in_subnet_sql(x, *subnet)
+    if "*" in node.value:
+        fn = "like_escape" if node.case else "ilike_escape"
+        return f"{fn}({x}, {lit(like_pattern(node.value))}, '\\')"
+    if node.case:
+        return f"({x} = {lit(node.value)})"
+    return f"lower({x}) = lower({lit(node.value)})"
 
 
-def _compare_scalar(x: str, op: str, value: str) -> str:
-    if op == "=":
-        return _value_match(x, value)
-    num = _number(value)
-    if num is not None:
-        return f"TRY_CAST({x} AS DOUBLE) {op} {num!r}"
-    return f"{x} {op} {lit(value)}"
+def _ordered(x: str, node: Compare) -> str:
+    """field<value and the like: numeric when both are numbers, otherwise lexicographic."""
+    num = number_literal(node.value, node.pos)
+    if num is None:
+        return f"({x} {node.op} {lit(node.value)})"
+    return (f"(CASE WHEN regexp_full_match({x}, {lit(DECIMAL)}) THEN TRY_CAST({x} AS DOUBLE) {node.op} "
+            f"{sql_number(num)} ELSE {x} {node.op} {lit(node.value)} END)")
+
+
+def _compare_scalar(x: str, op: str, node: Compare) -> str:
+    return _matches(x, node) if op == "=" else _ordered(x, node)
+
+
+_OPERATOR_WORDS = {"or": "OR", "and": "AND", "not": "NOT", "in": "IN"}
+
+
+def _term(node: Term, resolve: Resolver) -> str:
+    raw = resolve("_raw", node.pos)
+    if raw is None or raw.is_list:
+        hint = ""
+        if node.value in _OPERATOR_WORDS and not node.quoted:
+            hint = (f"; lower-case {node.value} is a search term: the operator is upper case "
+                    f"{_OPERATOR_WORDS[node.value]}")
+        raise Unsupported(f"search term {node.value!r} without a field (full-text search of _raw, which the "
+                          f"loaded events do not have){hint}", node.pos)
+    return term_sql(text_of(raw.sql, raw.type), node.value, node.pos, case=node.case, exact=node.exact)
 
 
 def compile_search(node: SearchNode, resolve: Resolver) -> str:
@@ -99,28 +121,32 @@ def compile_search(node: SearchNode, resolve: Resolver) -> str:
     if isinstance(node, Not):
         return f"(NOT {compile_search(node.item, resolve)})"
     if isinstance(node, Term):
-        raise Unsupported(f"search term {node.value!r} without a field (full-text search of _raw)", node.pos)
+        return _term(node, resolve)
     if isinstance(node, Compare):
-        col = resolve(node.field, node.pos)
-        if col is None:
-            return "FALSE"   # a field that does not exist matches neither field=v nor field!=v
-        op = node.op
-        if op == "=" and node.value == "*":
-            if col.is_list:
-                return f"({col.sql} IS NOT NULL AND len({col.sql}) > 0)"
-            return f"({col.sql} IS NOT NULL)"
-        if col.is_list:
-            inner = "x" if col.type == "VARCHAR[]" else text_of("x", col.type[:-2])
-            base = "=" if op == "!=" else op
-            any_match = f"len(list_filter({col.sql}, lambda x: {_compare_scalar(inner, base, node.value)})) > 0"
-            if op == "!=":
-                return f"COALESCE({col.sql} IS NOT NULL AND len({col.sql}) > 0 AND NOT ({any_match}), FALSE)"
-            return f"COALESCE({any_match}, FALSE)"
-        x = text_of(col.sql, col.type)
-        if op == "!=":
-            return f"COALESCE({col.sql} IS NOT NULL AND NOT ({_value_match(x, node.value)}), FALSE)"
-        return f"COALESCE({_compare_scalar(x, op, node.value)}, FALSE)"
+        return _compare(node, resolve)
     raise SplError(f"cannot compile {node!r}")
+
+
+def _compare(node: Compare, resolve: Resolver) -> str:
+    col = resolve(node.field, node.pos)
+    if col is None:
+        return "FALSE"   # a field that does not exist matches neither field=v nor field!=v
+    op = node.op
+    if op == "=" and node.value == "*":
+        if col.is_list:
+            return f"({col.sql} IS NOT NULL AND len({col.sql}) > 0)"
+        return f"({col.sql} IS NOT NULL)"
+    if col.is_list:
+        inner = "x" if col.type == "VARCHAR[]" else text_of("x", col.type[:-2])
+        base = "=" if op == "!=" else op
+        any_match = f"len(list_filter({col.sql}, lambda x: {_compare_scalar(inner, base, node)})) > 0"
+        if op == "!=":
+            return f"COALESCE({col.sql} IS NOT NULL AND len({col.sql}) > 0 AND NOT ({any_match}), FALSE)"
+        return f"COALESCE({any_match}, FALSE)"
+    x = text_of(col.sql, col.type)
+    if op == "!=":
+        return f"COALESCE({col.sql} IS NOT NULL AND NOT ({_matches(x, node)}), FALSE)"
+    return f"COALESCE({_compare_scalar(x, op, node)}, FALSE)"
 
 
 def resolver_for(cols: List[Col], missing: Optional[List[str]] = None) -> Resolver:

@@ -81,6 +81,7 @@ class CommandSpec:
     outputs: Outputs = keep
     kinds: Tuple[str, ...] = (STREAMING,)
     single_quotes: bool = False          # '...' are field names (eval/where syntax)
+    search_values: bool = False          # search syntax: values may hold parentheses (lexer.tokenize)
 
 
 COMMANDS: Dict[str, CommandSpec] = {}

@@ -58,5 +58,5 @@ def compile_where_cmd(cmd: WhereCmd, frame: Optional[Frame], rt: Runtime) -> Fra
     return rt.materialize(frame.table, [(c.name, c.sql) for c in frame.cols], pred)
 
 
-register(CommandSpec("search", SearchCmd, parse_search_cmd, compile_search_cmd))
+register(CommandSpec("search", SearchCmd, parse_search_cmd, compile_search_cmd, search_values=True))
 register(CommandSpec("where", WhereCmd, parse_where, compile_where_cmd, single_quotes=True))

@@ -185,4 +185,5 @@ def _outputs(cmd: TstatsCmd, fields: Optional[List[str]]) -> Optional[List[str]]
     return list(cmd.by) + [a.name for a in cmd.aggregates]
 
 
-register(CommandSpec("tstats", TstatsCmd, parse_tstats, compile_tstats, _outputs, kinds=(GENERATING,)))
+register(CommandSpec("tstats", TstatsCmd, parse_tstats, compile_tstats, _outputs, kinds=(GENERATING,),
+                      search_values=True))
