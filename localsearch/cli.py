@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     progress = _LazyProgress()
     try:
         outcome = run_search(confs, search, f"saved search {args.search!r}", [Path(p) for p in args.paths],
-                             earliest=earliest, latest=latest, progress=progress)
+                             earliest=earliest, latest=latest, progress=progress, saved_name=args.search)
     finally:
         progress.close()
     if outcome.error is not None:

@@ -113,7 +113,10 @@ class SearchEngine:
     def run(self, search: Union[str, Pipeline]) -> Result:
         pipeline = self.parse(search) if isinstance(search, str) else search
         self.search = pipeline.search
-        frame = self.run_pipeline(pipeline)
+        try:
+            frame = self.run_pipeline(pipeline)
+        except SplError as exc:
+            raise pipeline.annotate(exc)
         fields, rows = self.fetch(frame)
         return Result(fields, rows, list(self.messages), list(self.warnings), pipeline.search)
 

@@ -76,15 +76,17 @@ class Outcome:
 def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], *,
                earliest: Optional[float] = None, latest: Optional[float] = None,
                progress: Optional[Callable[[int, int], None]] = None,
-               origin: Optional[Tuple[str, str]] = None) -> Outcome:
+               origin: Optional[Tuple[str, str]] = None, saved_name: Optional[str] = None) -> Outcome:
     """Load `paths` and run `search` (SPL text; `label` names it in messages) with the app's confs.
-    `origin`: the (source, sourcetype) the data was indexed with, given to every event."""
+    `origin`: the (source, sourcetype) the data was indexed with, given to every event. `saved_name`: the
+    saved search run, if it is one (a local stanza of that name is then not reported as unused)."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise InputError("no such file or folder: " + ", ".join(missing))
 
     import duckdb
 
+    from .confcheck import local_conf_warnings
     from .engine import CommandError, SearchEngine, sources_of
     from .ingest import DERIVED_FIELDS, LoadError, load_events
     from .spl.pipeline import Pipeline, parse_pipeline
@@ -114,6 +116,7 @@ def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], 
                     "the events whose text can match the search's values (the prefiltered events)")
     engine = SearchEngine(con, report.columns, confs, earliest=earliest, latest=latest, app_name=app_name,
                           events_label=events_label)
+    engine.warnings.extend(local_conf_warnings(confs, saved_name))     # local tuning that does nothing
     local = confs.local_dir
     outcome = Outcome(report=report,
                       local_used=str(local) if local.is_dir() and any(local.glob("*.conf")) else None)

@@ -50,7 +50,7 @@ def run_case(case: Case, app_dir: Optional[Path]) -> List[CaseResult]:
     confs = app_confs(app_dir, case.local)
     search = case.search_text if case.search_text is not None else saved_search(confs, case.search_name or "")
     label = f"saved search {case.search_name!r}" if case.search_name else f"the search of {case.spec.name}"
-    outcome = run_search(confs, search, label, case.data, origin=case.origin)
+    outcome = run_search(confs, search, label, case.data, origin=case.origin, saved_name=case.search_name)
     seconds = (time.monotonic() - start) / max(1, len(case.expectations))
     if outcome.error is not None:
         error = outcome.error + (f"\n{outcome.pointer}" if outcome.pointer else "")

@@ -108,7 +108,8 @@ def upper_command() -> Iterator[None]:
 def test_a_command_registered_in_one_place_parses_and_runs(upper_command: None) -> None:
     assert [r["name"] for r in rows("* | table id name | lsupper name | where id=\"2\"")] == ["CMD.EXE"]
     with pytest.raises(ValueError, match="registered twice"):
-        register(CommandSpec("lsupper", UpperCmd, lambda t, p, e: UpperCmd(p, ""), lambda c, f, r: pytest.fail("not run")))
+        register(CommandSpec("lsupper", UpperCmd, lambda t, p, e: UpperCmd(p, ""),
+                             lambda c, f, r: pytest.fail("not run")))
 
 
 @pytest.fixture

@@ -107,13 +107,14 @@ def test_missing_macro_and_wrong_argument_count_name_the_macro() -> None:
         expand_macros("search `plain", m)
 
 
-def test_iseval_only_when_trivial_and_validation_refused() -> None:
+def test_iseval_only_when_trivial_and_validation_applied() -> None:
     m = macros(MACROS)
     assert expand_macros("`evalme`", m) == "search y=1"
     with pytest.raises(Unsupported, match="unsupported in local runs: macro `evalhard` with iseval"):
         expand_macros("`evalhard`", m)
-    with pytest.raises(Unsupported, match="validation"):
-        expand_macros("`validated(5)`", m)
+    assert expand_macros("`validated(5)`", m) == "head 5"
+    with pytest.raises(SplError, match="validated.*fail its validation"):
+        expand_macros("`validated(five)`", m)
 
 
 def test_backticks_inside_quotes_are_text() -> None:

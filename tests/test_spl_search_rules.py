@@ -212,7 +212,7 @@ def test_a_subsearch_with_a_comma_is_refused_not_a_syntax_error() -> None:
         run("* | search NOT [| inputlookup allow.csv | fields dest, user]")
 
 
-# ---- regular expressions: an escaped backslash before a digit is not a back-reference ---------------------------------
+# ---- regular expressions: an escaped backslash before a digit is not a back-reference --------------------------
 @pytest.mark.parametrize("pattern,refused", [
     (r"\\127\.0\.0\.1", False),      # ESCU's impacket wmiexec filter: \\ is a literal backslash, then 127
     (r"\\\\127", False),

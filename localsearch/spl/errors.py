@@ -11,11 +11,13 @@ class SplError(Exception):
         super().__init__(message)
         self.message = message
         self.position = position
+        self.origin: Optional[str] = None      # the macro the text at `position` came from, if any
 
     def __str__(self) -> str:
         if self.position is None:
             return self.message
-        return f"{self.message} (at character {self.position} of the expanded search)"
+        where = f", from macro {self.origin}" if self.origin else ""
+        return f"{self.message} (at character {self.position} of the expanded search{where})"
 
 
 class Unsupported(SplError):

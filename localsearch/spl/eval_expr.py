@@ -4,19 +4,22 @@ functions registered in functions.py (which also checks their argument counts).
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Mapping, Optional
 
 from .ast import EBinary, ECall, EField, ENot, ENum, EStr, EvalNode
 from .errors import SplError, Unsupported
-from .expr import Cursor
-from .functions import FUNCTIONS
+from .cursor import Cursor
+from .functions import FUNCTIONS, EvalFunction
 from .numbers import number_literal
 from .lexer import COMMA, FIELD, LPAREN, OP, RPAREN, STRING, WORD, Token
 
-def parse_eval(tokens: List[Token], end_pos: int = 0) -> EvalNode:
+def parse_eval(tokens: List[Token], end_pos: int = 0,
+               functions: Optional[Mapping[str, EvalFunction]] = None) -> EvalNode:
+    """Parses an eval expression; `functions` (default: the registry) are the callable functions."""
     if not tokens:
         raise SplError("empty expression", end_pos)
     cur = Cursor(tokens, end_pos)
+    cur.functions = FUNCTIONS if functions is None else functions
     node = _e_or(cur)
     if cur.peek() is not None:
         raise cur.unexpected("expression")
@@ -91,7 +94,7 @@ def _e_operand(cur: Cursor) -> EvalNode:
     nxt = cur.peek()
     if nxt is not None and nxt.kind == LPAREN:
         name = tok.value.lower()
-        spec = FUNCTIONS.get(name)
+        spec = cur.functions.get(name)
         if spec is None:
             raise Unsupported(f"eval function {tok.value}()", tok.pos)
         cur.next()

@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import re
-from typing import List, Optional
+from typing import List
 
 from .ast import (And, Compare, EBinary, EBool, ECall, EField, ENot, ENum, EStr, EvalNode, MatchAll, Not,
                   Or, SearchNode, Term)
 from .errors import SplError, Unsupported
+from .cursor import Cursor
 from .lexer import COMMA, LPAREN, OP, RPAREN, STRING, WORD, Token
 
 __all__ = ["And", "Compare", "EBinary", "EBool", "ECall", "EField", "ENot", "ENum", "EStr", "EvalNode",
@@ -28,44 +29,6 @@ SEARCH_MODIFIERS = {"earliest", "latest", "_index_earliest", "_index_latest", "s
                     "hoursago", "minutesago", "monthsago", "eventtype", "tag", "savedsearch",
                     "savedsplunk", "timeformat", "eventtypetag", "hosttag", "splunk_server",
                     "splunk_server_group"}
-
-
-class Cursor:
-    def __init__(self, tokens: List[Token], end_pos: int):
-        self.tokens = tokens
-        self.i = 0
-        self.end_pos = end_pos
-
-    def peek(self, k: int = 0) -> Optional[Token]:
-        j = self.i + k
-        return self.tokens[j] if j < len(self.tokens) else None
-
-    def next(self) -> Token:
-        tok = self.peek()
-        if tok is None:
-            raise SplError("unexpected end of expression", self.end_pos)
-        self.i += 1
-        return tok
-
-    def pos(self) -> int:
-        tok = self.peek()
-        return tok.pos if tok is not None else self.end_pos
-
-    def at_word(self, *words: str, k: int = 0) -> bool:
-        tok = self.peek(k)
-        return tok is not None and tok.is_word(*words)
-
-    def at_keyword(self, *words: str, k: int = 0) -> bool:
-        tok = self.peek(k)
-        return tok is not None and tok.is_keyword(*words)
-
-    def at_kind(self, kind: str, k: int = 0) -> bool:
-        tok = self.peek(k)
-        return tok is not None and tok.kind == kind
-
-    def unexpected(self, what: str) -> SplError:
-        tok = self.tokens[self.i]
-        return SplError(f"unexpected {tok.raw or tok.value!r} in {what}", tok.pos)
 
 
 def parse_search(tokens: List[Token], end_pos: int = 0) -> SearchNode:
@@ -184,4 +147,4 @@ def _check_field(tok: Token) -> None:
         raise Unsupported(f"wildcard in field name {tok.value!r}", tok.pos)
 
 
-from .eval_expr import parse_eval  # noqa: E402  (re-export; eval_expr imports Cursor from here)
+from .eval_expr import parse_eval  # noqa: E402  (re-export)

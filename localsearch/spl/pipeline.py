@@ -22,7 +22,7 @@ from .commands.savedsearch import saved_search_text
 from .errors import SplError, Unsupported
 from .expr import parse_search
 from .lexer import WORD, Token, split_pipeline, tokenize
-from .macros import MacroSource, expand_macros
+from .macros import Expansion, MacroSource, Span, describe, expand
 
 MAX_SAVEDSEARCH_DEPTH = 10
 
@@ -38,6 +38,17 @@ class Sources:
 class Pipeline:
     search: str                                   # the macro-expanded search text that positions refer to
     commands: List[Command] = field(default_factory=list)
+    spans: List[Span] = field(default_factory=list)   # which characters came from which macro
+
+    def origin(self, position: Optional[int]) -> Optional[str]:
+        """The macro chain the character at `position` of the expanded search came from, if any."""
+        return origin_of(self.spans, position)
+
+    def annotate(self, exc: SplError) -> SplError:
+        """Names, in the error, the macro its position points into."""
+        if exc.origin is None:
+            exc.origin = self.origin(exc.position)
+        return exc
 
     def leading_search(self) -> Optional[SearchNode]:
         """The expression of the implied leading search over the raw events; None for a generating command."""
@@ -57,14 +68,31 @@ class Pipeline:
         return fields
 
 
+def origin_of(spans: List[Span], position: Optional[int]) -> Optional[str]:
+    span = Expansion("", spans).origin(position)
+    return describe(span.chain) if span is not None else None
+
+
 def parse_pipeline(search: str, sources: Optional[Sources] = None) -> Pipeline:
     """Expands the search's macros and parses it (with saved searches spliced in for `| savedsearch`)."""
     sources = sources or Sources()
-    return parse_expanded(expand_macros(search, sources.macros), sources)
+    expansion = expand(search, sources.macros)
+    return parse_expanded(expansion.text, sources, spans=expansion.spans)
 
 
-def parse_expanded(text: str, sources: Optional[Sources] = None, _depth: int = 0) -> Pipeline:
-    sources = sources or Sources()
+def parse_expanded(text: str, sources: Optional[Sources] = None, _depth: int = 0,
+                   spans: Optional[List[Span]] = None) -> Pipeline:
+    """Parses a macro-expanded search; errors name the macro (from `spans`) their position points into."""
+    spans = spans or []
+    try:
+        return _parse_expanded(text, sources or Sources(), _depth, spans)
+    except SplError as exc:
+        if exc.origin is None:
+            exc.origin = origin_of(spans, exc.position)
+        raise
+
+
+def _parse_expanded(text: str, sources: Sources, _depth: int, spans: List[Span]) -> Pipeline:
     segments = split_pipeline(text)
     end = len(text)
     commands: List[Command] = []
@@ -74,10 +102,11 @@ def parse_expanded(text: str, sources: Optional[Sources] = None, _depth: int = 0
         name, rest, rest_pos = split_name(*segments[1])
         spec = COMMANDS.get(name.lower())
         if spec is None or GENERATING not in spec.kinds:
+            not_a_command(name, *segments[1], spans)
             raise Unsupported(f"generating command {name}" if name else "empty command", segments[1][1])
         cmd = _parse(spec, rest, rest_pos, end)
         if isinstance(cmd, SavedSearchCmd):
-            return _splice(text, segments, cmd, sources, _depth)
+            return _splice(text, segments, cmd, sources, _depth, spans)
         commands.append(cmd)
         segments = segments[2:]
     else:
@@ -95,6 +124,7 @@ def parse_expanded(text: str, sources: Optional[Sources] = None, _depth: int = 0
             raise SplError("empty command between pipes", seg_pos)
         spec = COMMANDS.get(name.lower())
         if spec is None:
+            not_a_command(name, seg_text, seg_pos, spans)
             commands.append(parse_custom(name, rest, rest_pos))
         elif STREAMING not in spec.kinds:
             what = "tstats after the first command (prestats/append)" if spec.name == "tstats" else \
@@ -102,7 +132,7 @@ def parse_expanded(text: str, sources: Optional[Sources] = None, _depth: int = 0
             raise Unsupported(what, seg_pos)
         else:
             commands.append(_parse(spec, rest, rest_pos, end))
-    return Pipeline(text, commands)
+    return Pipeline(text, commands, spans)
 
 
 def _parse(spec: CommandSpec, rest: str, pos: int, end: int) -> Command:
@@ -112,14 +142,22 @@ def _parse(spec: CommandSpec, rest: str, pos: int, end: int) -> Command:
 
 
 def _splice(text: str, segments: List[Tuple[str, int]], cmd: SavedSearchCmd, sources: Sources,
-            depth: int) -> Pipeline:
-    """`| savedsearch X | rest` -> the saved search's expanded text followed by `| rest`, parsed."""
+            depth: int, spans: List[Span]) -> Pipeline:
+    """`| savedsearch X | rest` -> the saved search's expanded text followed by `| rest`, parsed. Errors in
+    the spliced text name the saved search (and its macros) they come from."""
     if depth >= MAX_SAVEDSEARCH_DEPTH:
         raise SplError(f"savedsearch nested deeper than {MAX_SAVEDSEARCH_DEPTH} levels at {cmd.name!r} "
                        "(does a saved search run itself?)", cmd.pos)
-    inner = expand_macros(saved_search_text(cmd, sources.savedsearches), sources.macros).strip()
-    after = text[text.rfind("|", 0, segments[2][1]):] if len(segments) > 2 else ""   # from the next '|'
-    return parse_expanded(inner + (" " + after if after else ""), sources, depth + 1)
+    inner = expand(saved_search_text(cmd, sources.savedsearches).strip(), sources.macros)
+    label = f"savedsearch {cmd.name!r}"
+    start = text.rfind("|", 0, segments[2][1]) if len(segments) > 2 else len(text)   # the next '|'
+    after = text[start:]
+    shift = len(inner.text) + 1 - start
+    new_spans = [Span(0, len(inner.text), (label,))] + \
+        [Span(s.start, s.end, (label,) + s.chain) for s in inner.spans] + \
+        [Span(s.start + shift, s.end + shift, s.chain) for s in spans if s.start >= start]
+    combined = inner.text + (" " + after if after else "")
+    return parse_expanded(combined, sources, depth + 1, new_spans)
 
 
 def split_name(text: str, pos: int) -> Tuple[str, str, int]:
@@ -128,6 +166,22 @@ def split_name(text: str, pos: int) -> Tuple[str, str, int]:
     if not m:
         return "", "", pos
     return m.group(1), text[m.end():], pos + m.end()
+
+
+_COMMAND_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
+
+
+def not_a_command(name: str, segment: str, pos: int, spans: List[Span]) -> None:
+    """A search expression where a command must stand (typically a filter macro without `search`) is an error
+    that says so, not an unknown command."""
+    if _COMMAND_NAME.fullmatch(name) and name not in ("NOT", "AND", "OR"):
+        return
+    origin = origin_of(spans, pos)
+    text = segment if len(segment) <= 80 else segment[:77] + "..."
+    if origin:
+        raise SplError(f"macro {origin} expands to `{text}` after '|', which is not a complete command: "
+                       f"start the definition with a command, e.g. `search {text}` or `where ...`", pos)
+    raise SplError(f"`{text}` after '|' is not a command: start it with a command, e.g. `search {text}`", pos)
 
 
 def no_subsearch(tokens: List[Token]) -> None:
