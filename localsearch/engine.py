@@ -111,7 +111,11 @@ class SearchEngine:
         return parse_pipeline(search, sources_of(self.confs))
 
     def run(self, search: Union[str, Pipeline]) -> Result:
-        pipeline = self.parse(search) if isinstance(search, str) else search
+        try:
+            pipeline = self.parse(search) if isinstance(search, str) else search
+        except SplError as exc:
+            self.search = exc.search or ""       # what the error's position points into
+            raise
         self.search = pipeline.search
         try:
             frame = self.run_pipeline(pipeline)

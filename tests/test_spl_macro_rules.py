@@ -204,3 +204,12 @@ def test_a_filter_macro_that_is_not_a_command_gets_an_error_saying_so(definition
 def test_typed_text_that_is_not_a_command_gets_the_same_kind_of_error() -> None:
     with pytest.raises(SplError, match="after '|' is not a command"):
         parse_pipeline("* | NOT a=1")
+
+
+def test_after_a_parse_error_the_engine_knows_the_expanded_search_to_point_into() -> None:
+    from test_spl_engine import engine
+    eng = engine()
+    with pytest.raises(SplError) as err:
+        eng.run('* | `security_content_ctime(firstTime)` | search (a=1')
+    assert eng.search.startswith('* | convert timeformat="%Y-%m-%dT%H:%M:%S" ctime(firstTime) | search (')
+    assert err.value.position is not None and eng.search[err.value.position] == "("

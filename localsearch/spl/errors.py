@@ -12,6 +12,7 @@ class SplError(Exception):
         self.message = message
         self.position = position
         self.origin: Optional[str] = None      # the macro the text at `position` came from, if any
+        self.search: Optional[str] = None      # the expanded search `position` refers to, once known
 
     def __str__(self) -> str:
         if self.position is None:

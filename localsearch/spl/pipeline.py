@@ -89,6 +89,8 @@ def parse_expanded(text: str, sources: Optional[Sources] = None, _depth: int = 0
     except SplError as exc:
         if exc.origin is None:
             exc.origin = origin_of(spans, exc.position)
+        if exc.search is None:
+            exc.search = text
         raise
 
 
@@ -179,8 +181,10 @@ def not_a_command(name: str, segment: str, pos: int, spans: List[Span]) -> None:
     origin = origin_of(spans, pos)
     text = segment if len(segment) <= 80 else segment[:77] + "..."
     if origin:
-        raise SplError(f"macro {origin} expands to `{text}` after '|', which is not a complete command: "
+        exc = SplError(f"macro {origin} expands to `{text}` after '|', which is not a complete command: "
                        f"start the definition with a command, e.g. `search {text}` or `where ...`", pos)
+        exc.origin = ""          # named in the message already
+        raise exc
     raise SplError(f"`{text}` after '|' is not a command: start it with a command, e.g. `search {text}`", pos)
 
 
