@@ -163,6 +163,14 @@ def test_savedsearch_replaces_placeholders_unless_nosubstitution(tmp_path: Path)
     assert rows('| savedsearch "By user"', app=app) == []                                # left as typed
 
 
+def test_a_saved_tstats_search_reads_no_raw_events(tmp_path: Path) -> None:
+    app = app_with_saved(tmp_path, "[T]\nsearch = | tstats count from datamodel=Endpoint.Processes\n")
+    saved = LayeredConf("savedsearches", [parse_conf((app / "default" / "savedsearches.conf").read_text())])
+    p = parse_pipeline('| savedsearch T | where count > 0', Sources(None, saved))
+    assert [type(c) for c in p.commands] == [TstatsCmd, WhereCmd] and not p.reads_raw_events()
+    assert p.origin(p.search.index("tstats")) == "savedsearch 'T'"
+
+
 def test_savedsearch_errors_name_the_search(tmp_path: Path) -> None:
     app = app_with_saved(tmp_path, SAVED)
     with pytest.raises(SplError, match=r"no saved search named 'Nope'.*'Wmi children'"):

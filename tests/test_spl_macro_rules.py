@@ -188,7 +188,7 @@ def test_a_validation_the_runner_cannot_evaluate_is_refused() -> None:
         expand_macros("`odd(4)`", macros(VALIDATED))
 
 
-# ---- a filter macro must be a complete command ------------------------------------------------------------------------
+# ---- a filter macro must be a complete command --------------------------------------------------------------
 @pytest.mark.parametrize("definition", ['NOT process_name="CcmExec.exe"', "(user=a OR user=b)",
                                         'process_name!="x"'])
 def test_a_filter_macro_that_is_not_a_command_gets_an_error_saying_so(definition: str) -> None:
