@@ -120,7 +120,8 @@ class SearchEngine:
         try:
             frame = self.run_pipeline(pipeline)
         except SplError as exc:
-            raise pipeline.annotate(exc)
+            pipeline.annotate(exc)       # names the macro the error's position points into
+            raise
         fields, rows = self.fetch(frame)
         return Result(fields, rows, list(self.messages), list(self.warnings), pipeline.search)
 

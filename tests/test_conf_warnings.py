@@ -3,9 +3,6 @@ nearest name that would work (Admin Manual, "Configuration file precedence": a l
 default stanza of the same name, key by key; files are read by their conf name only)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import List
 
@@ -14,8 +11,7 @@ import pytest
 from localsearch.conf import AppConfs
 from localsearch.confcheck import local_conf_warnings
 
-REPO = Path(__file__).resolve().parents[1]
-RULE = "Endpoint - Process Execution via WMI - Rule"
+from project import MAIN_RULE as RULE, REPO, localsearch
 
 
 def warnings_for(tmp_path: Path, **files: str) -> List[str]:
@@ -83,8 +79,6 @@ def test_the_cli_warns_about_tuning_that_does_nothing(tmp_path: Path, name: str,
     local = tmp_path / "tuning"
     local.mkdir()
     (local / name).write_text(text)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-m", "localsearch", "run", "samples/", "--local-dir", str(local)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    proc = localsearch("run", "samples/", "--local-dir", str(local))
     assert proc.returncode == 0, proc.stderr
     assert "warning: " in proc.stderr and expected in proc.stderr

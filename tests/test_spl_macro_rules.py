@@ -7,9 +7,6 @@ Manual, "Use search macros" (a macro used after '|' must expand to a command).
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,9 +17,8 @@ from localsearch.spl.errors import SplError, Unsupported
 from localsearch.spl.macros import MAX_EXPANDED, expand, expand_macros
 from localsearch.spl.pipeline import Sources, parse_pipeline
 
+from project import localsearch
 from test_spl_engine import rows
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def macros(text: str) -> LayeredConf:
@@ -51,9 +47,7 @@ def test_the_cli_reports_a_doubling_macro_without_printing_the_search(tmp_path: 
     local = tmp_path / "tuning"
     local.mkdir()
     (local / "macros.conf").write_text(doubling_conf() + "[process_execution_via_wmi_filter]\ndefinition = `d0`\n")
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-m", "localsearch", "run", "samples/", "--local-dir", str(local)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
+    proc = localsearch("run", "samples/", "--local-dir", str(local), timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "macro" in proc.stderr and len(proc.stderr) < 5000, proc.stderr[:2000]
 

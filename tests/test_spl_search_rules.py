@@ -14,7 +14,6 @@ References (Splunk Search Reference and Search Manual):
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Dict, List, Sequence
 
 import duckdb
@@ -27,7 +26,7 @@ from localsearch.spl.lexer import tokenize
 from localsearch.spl.pipeline import parse_expanded
 from localsearch.spl.prefilter import line_filter
 
-REPO = Path(__file__).resolve().parents[1]
+from project import REPO
 COLS = ["id", "dest", "ips", "n", "process", "_raw"]
 ROWS: List[Sequence[object]] = [
     ("1", "10.1.2.3", ["192.168.1.5", "8.8.8.8"], "5", "powershell -c [Diagnostics.Process]::GetCurrentProcess()",
