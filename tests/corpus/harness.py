@@ -1,0 +1,190 @@
+"""Run the corpus of published SPL (tests/corpus/) through the local runner and classify each outcome.
+
+- A tuning item is run as the body of the filter macro `process_execution_via_wmi_filter` (a temporary
+  local/ overlay, as `--local-dir` gives one) inside the app's correlation search, over a set of events.
+- An ESCU search is run as published, with ESCU's own macros (escu_macros.json) in the overlay, each
+  detection's `<name>_filter` macro defined as contentctl generates it (`search *`), and ESCU's lookup
+  definitions (escu_lookups.json: transforms.conf settings and the CSV header row, no rows).
+
+Outcomes: `ran` (with the result count), `refused` (`unsupported in local runs: <what>`), `error` (any other
+clean search error: for published SPL a wrong error, i.e. a bug) and `crash` (any other exception).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import duckdb
+
+from localsearch.conf import AppConfs
+from localsearch.engine import SearchEngine
+from localsearch.ingest import load_events
+from localsearch.spl.errors import SplError, Unsupported
+
+CORPUS = Path(__file__).resolve().parent
+REPO = CORPUS.parents[1]
+PARTS = ("dev", "heldout")
+FILTER_MACRO = "process_execution_via_wmi_filter"
+SAVED_SEARCH = "Endpoint - Process Execution via WMI - Rule"
+UNSUPPORTED = "unsupported in local runs: "
+MACRO_CALL = re.compile(r"`([A-Za-z0-9_]+_filter)`")
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str            # tuning | search
+    spl: str
+    part: str            # dev | heldout
+    source_repo: str
+    commit: str
+    path: str
+    license: str
+    name: str = ""
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(self.spl.encode("utf-8")).hexdigest()[:10]
+
+
+@dataclass
+class Outcome:
+    item: Item
+    dataset: str
+    status: str          # ran | refused | error | crash
+    count: int = 0
+    message: str = ""
+
+    @property
+    def reason(self) -> str:
+        """The refusal's <what>, with lookup names and similar specifics generalised for the tally."""
+        what = self.message[len(UNSUPPORTED):] if self.message.startswith(UNSUPPORTED) else self.message
+        what = re.sub(r"^lookup \S+: ", "lookup: ", what)
+        what = re.sub(r" \(at character \d+ of the expanded search\)$", "", what)
+        return what
+
+
+def load_items(parts: Sequence[str] = PARTS, kinds: Optional[Iterable[str]] = None) -> List[Item]:
+    items = []
+    for part in parts:
+        for path in sorted((CORPUS / part).glob("*.json")):
+            for raw in json.loads(path.read_text(encoding="utf-8")):
+                if kinds is None or raw["kind"] in kinds:
+                    items.append(Item(raw["kind"], raw["spl"], part, raw["source_repo"], raw["commit"],
+                                      raw["path"], raw["license"], raw.get("name", "")))
+    return items
+
+
+def _conf_value(text: str) -> str:
+    """One conf line: a definition's line breaks become spaces (a conf value cannot end in a backslash)."""
+    return " ".join(text.split())
+
+
+class Workspace:
+    """A copy of the app with ESCU's lookup definitions, and a local/ overlay rewritten for each item."""
+
+    def __init__(self, root: Path):
+        self.app = root / "DA-ESS-WmiProcessExecution"
+        for sub in ("default", "bin", "lookups", "lib"):
+            if (REPO / sub).is_dir():
+                shutil.copytree(REPO / sub, self.app / sub, ignore=shutil.ignore_patterns("__pycache__"))
+        self.local = root / "overlay"
+        self.local.mkdir()
+        self.macros = json.loads((CORPUS / "escu_macros.json").read_text(encoding="utf-8"))
+        app_macros = AppConfs(self.app, self.local).conf("macros")
+        self.app_macro_names = set(app_macros.stanza_names())
+        self.saved_search = AppConfs(self.app, self.local).conf("savedsearches").get(SAVED_SEARCH, "search")
+        transforms = []
+        for lk in json.loads((CORPUS / "escu_lookups.json").read_text(encoding="utf-8")):
+            transforms.append(f"# {lk['source_repo']} {lk['commit']} {lk['path']} ({lk['license']})")
+            transforms.append(f"[{lk['name']}]")
+            settings = dict(lk["settings"])
+            if "collection" in settings:
+                settings["external_type"] = "kvstore"
+            transforms += [f"{k} = {v}" for k, v in settings.items()]
+            if lk.get("header") and "filename" in settings:
+                (self.app / "lookups" / settings["filename"]).write_text(lk["header"] + "\n", encoding="utf-8")
+            transforms.append("")
+        (self.local / "transforms.conf").write_text("\n".join(transforms), encoding="utf-8")
+
+    def write_macros(self, item: Item) -> None:
+        lines = []
+        for m in self.macros:
+            if item.kind == "tuning" and m["name"].split("(")[0] in {n.split("(")[0] for n in self.app_macro_names}:
+                continue     # the app's own definitions of shared names (security_content_ctime, ...) stay
+            lines += [f"# {m['source_repo']} {m['commit']} {m['path']} ({m['license']})", f"[{m['name']}]"]
+            if m.get("args"):
+                lines.append(f"args = {m['args']}")
+            lines += [f"definition = {_conf_value(m['definition'])}", ""]
+        text = item.spl if item.kind == "search" else ""
+        # contentctl gives every detection a filter macro `<name>_filter` with `search *`
+        for name in sorted(set(MACRO_CALL.findall(text)) - {FILTER_MACRO}):
+            lines += [f"[{name}]", "definition = search *", ""]
+        if item.kind == "tuning":
+            lines += [f"[{FILTER_MACRO}]", f"definition = {_conf_value(item.spl)}", ""]
+        (self.local / "macros.conf").write_text("\n".join(lines), encoding="utf-8")
+
+    def search_of(self, item: Item) -> str:
+        return item.spl if item.kind == "search" else self.saved_search
+
+
+@dataclass
+class Events:
+    name: str
+    con: duckdb.DuckDBPyConnection
+    columns: Dict[str, Dict[str, str]]
+    processes: int
+
+
+def load(name: str, paths: Sequence[Path]) -> Events:
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    report = load_events(list(paths), con, raw_events=True)
+    return Events(name, con, report.columns, report.processes)
+
+
+def _temp_tables(con: duckdb.DuckDBPyConnection) -> set:
+    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+
+
+def run_item(ws: Workspace, events: Events, item: Item) -> Outcome:
+    ws.write_macros(item)
+    before = _temp_tables(events.con)
+    engine = SearchEngine(events.con, events.columns, AppConfs(ws.app, ws.local), app_name=ws.app.name)
+    try:
+        result = engine.run(ws.search_of(item))
+        return Outcome(item, events.name, "ran", len(result.rows))
+    except Unsupported as exc:
+        return Outcome(item, events.name, "refused", message=exc.message)
+    except SplError as exc:       # CommandError included: a clean error, but not a refusal
+        return Outcome(item, events.name, "error", message=str(exc))
+    except Exception as exc:      # noqa: BLE001 - a crash is what the corpus is there to find
+        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return Outcome(item, events.name, "crash", message=tb)
+    finally:
+        for table in _temp_tables(events.con) - before:
+            events.con.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+
+@dataclass
+class Tally:
+    outcomes: List[Outcome] = field(default_factory=list)
+
+    def select(self, kind: Optional[str] = None, part: Optional[str] = None,
+               dataset: Optional[str] = None) -> List[Outcome]:
+        return [o for o in self.outcomes if (kind is None or o.item.kind == kind)
+                and (part is None or o.item.part == part) and (dataset is None or o.dataset == dataset)]
+
+    @staticmethod
+    def rate(outcomes: Sequence[Outcome]) -> float:
+        return sum(o.status == "ran" for o in outcomes) / len(outcomes) if outcomes else 0.0
+
+    @staticmethod
+    def reasons(outcomes: Sequence[Outcome], status: str = "refused") -> Counter:
+        return Counter(o.reason for o in outcomes if o.status == status)
