@@ -1,13 +1,16 @@
 """Run the corpus of published SPL (tests/corpus/) through the local runner and classify each outcome.
 
 - A tuning item is run as the body of the filter macro `process_execution_via_wmi_filter` (a temporary
-  local/ overlay, as `--local-dir` gives one) inside the app's correlation search, over a set of events.
+  local/ overlay, as `--local-dir` gives one) inside the app's correlation search (without its final
+  `rbascore`, which keeps every result), over a set of events.
 - An ESCU search is run as published, with ESCU's own macros (escu_macros.json) in the overlay, each
   detection's `<name>_filter` macro defined as contentctl generates it (`search *`), and ESCU's lookup
   definitions (escu_lookups.json: transforms.conf settings and the CSV header row, no rows).
 
 Outcomes: `ran` (with the result count), `refused` (`unsupported in local runs: <what>`), `error` (any other
-clean search error: for published SPL a wrong error, i.e. a bug) and `crash` (any other exception).
+clean search error: for published SPL a wrong error, i.e. a bug), `crash` (any other exception) and
+`unavailable` (the item calls a macro or lookup that its source does not publish with it, so the corpus
+cannot define it: reported, and left out of the rates).
 """
 from __future__ import annotations
 
@@ -99,7 +102,13 @@ class Workspace:
         self.macros = json.loads((CORPUS / "escu_macros.json").read_text(encoding="utf-8"))
         app_macros = AppConfs(self.app, self.local).conf("macros")
         self.app_macro_names = set(app_macros.stanza_names())
-        self.saved_search = AppConfs(self.app, self.local).conf("savedsearches").get(SAVED_SEARCH, "search")
+        saved = AppConfs(self.app, self.local).conf("savedsearches").get(SAVED_SEARCH, "search") or ""
+        # the trailing `| rbascore ...` only adds fields to every result (its own tests cover it): left out,
+        # it would start one command process per item and event set
+        self.saved_search = re.sub(r"\|\s*rbascore\b[^|]*$", "", saved).rstrip()
+        assert FILTER_MACRO in self.saved_search, f"{SAVED_SEARCH} no longer calls {FILTER_MACRO}"
+        self.macro_names = {m["name"] for m in self.macros} | self.app_macro_names
+        self.lookup_names = set(AppConfs(self.app, self.local).conf("transforms").stanza_names())
         transforms = []
         for lk in json.loads((CORPUS / "escu_lookups.json").read_text(encoding="utf-8")):
             transforms.append(f"# {lk['source_repo']} {lk['commit']} {lk['path']} ({lk['license']})")
@@ -111,6 +120,7 @@ class Workspace:
             if lk.get("header") and "filename" in settings:
                 (self.app / "lookups" / settings["filename"]).write_text(lk["header"] + "\n", encoding="utf-8")
             transforms.append("")
+            self.lookup_names.add(lk["name"])
         (self.local / "transforms.conf").write_text("\n".join(transforms), encoding="utf-8")
 
     def write_macros(self, item: Item) -> None:
@@ -153,6 +163,15 @@ def _temp_tables(con: duckdb.DuckDBPyConnection) -> set:
     return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
 
 
+def _missing_dependency(ws: "Workspace", message: str) -> bool:
+    m = re.match(r"(?:lookup (\S+) is not defined in transforms\.conf|macro `([^`(]+)(?:\([^`]*\))?` is not defined)",
+                 message)
+    if not m:
+        return False
+    name = m.group(1) or m.group(2)
+    return name not in ws.lookup_names and name not in {n.split("(")[0] for n in ws.macro_names}
+
+
 def run_item(ws: Workspace, events: Events, item: Item) -> Outcome:
     ws.write_macros(item)
     before = _temp_tables(events.con)
@@ -163,7 +182,8 @@ def run_item(ws: Workspace, events: Events, item: Item) -> Outcome:
     except Unsupported as exc:
         return Outcome(item, events.name, "refused", message=exc.message)
     except SplError as exc:       # CommandError included: a clean error, but not a refusal
-        return Outcome(item, events.name, "error", message=str(exc))
+        status = "unavailable" if _missing_dependency(ws, exc.message) else "error"
+        return Outcome(item, events.name, status, message=str(exc))
     except Exception as exc:      # noqa: BLE001 - a crash is what the corpus is there to find
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return Outcome(item, events.name, "crash", message=tb)
@@ -183,8 +203,36 @@ class Tally:
 
     @staticmethod
     def rate(outcomes: Sequence[Outcome]) -> float:
-        return sum(o.status == "ran" for o in outcomes) / len(outcomes) if outcomes else 0.0
+        """Share of the items that ran, of those the corpus can define completely."""
+        counted = [o for o in outcomes if o.status != "unavailable"]
+        return sum(o.status == "ran" for o in counted) / len(counted) if counted else 0.0
 
     @staticmethod
     def reasons(outcomes: Sequence[Outcome], status: str = "refused") -> Counter:
         return Counter(o.reason for o in outcomes if o.status == status)
+
+
+DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def event_sets(with_datasets: bool = True) -> List[tuple]:
+    """(name, paths): the bundled samples, then each folder of the shared datasets when it is there."""
+    sets = [("samples", [REPO / "samples"])]
+    if with_datasets and DATASETS.is_dir():
+        sets += [(f"datasets/{d.name}", [d]) for d in sorted(DATASETS.iterdir()) if d.is_dir()]
+    return sets
+
+
+def run_corpus(root: Path, items: Sequence[Item], with_datasets: bool = True) -> Tally:
+    """Every tuning item over every event set; every ESCU search over the samples."""
+    ws = Workspace(root)
+    tally = Tally()
+    for name, paths in event_sets(with_datasets):
+        events = load(name, paths)
+        try:
+            for item in items:
+                if item.kind == "tuning" or name == "samples":
+                    tally.outcomes.append(run_item(ws, events, item))
+        finally:
+            events.con.close()
+    return tally

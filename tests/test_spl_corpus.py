@@ -1,0 +1,166 @@
+"""Published SPL that others wrote (tests/corpus/), run through the local runner, with a tally.
+
+Tuning filters and allowlist steps run as the body of `process_execution_via_wmi_filter` in the app's
+correlation search (a local/ overlay, as `--local-dir` gives one) over the bundled samples and, when present,
+the shared datasets; ESCU's Endpoint.Processes detections run as published, with ESCU's macros and lookup
+definitions, over the samples. Each outcome is ran / refused (`unsupported in local runs: <what>`) /
+error / crash / unavailable (see tests/corpus/harness.py). `.venv/bin/python tests/corpus/tally.py` prints the
+full table.
+
+What is asserted today: provenance of every item, no crash, every error a clean one-line message, and the
+result counts of a few items checked against Splunk's documented semantics. The issue's thresholds on the
+held-out set (95% of tuning filters, 90% of searches run; nothing but clean refusals) are measured by
+test_held_out_rates and become asserts when ENFORCE_HELD_OUT_THRESHOLDS is True.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "corpus"))
+import harness  # noqa: E402
+from split import split_of  # noqa: E402
+
+# Flip to True when the SPL runner is complete (issue 8, "Done when"): the rates become asserts.
+ENFORCE_HELD_OUT_THRESHOLDS = False
+TUNING_THRESHOLD = 0.95
+SEARCH_THRESHOLD = 0.90
+MIN_ITEMS = {"tuning": 80, "search": 150}
+LICENSES = {"splunk/security_content": "Apache-2.0", "CrossRealms/Splunk-Cyences-App-for-Splunk": "MIT"}
+NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
+
+
+@pytest.fixture(scope="module")
+def tally(tmp_path_factory) -> harness.Tally:
+    result = harness.run_corpus(tmp_path_factory.mktemp("corpus"), harness.load_items())
+    print()
+    for kind in ("tuning", "search"):
+        for part in harness.PARTS:
+            sel = result.select(kind, part)
+            print(f"{kind} {part}: {dict(Counter(o.status for o in sel))} ran {harness.Tally.rate(sel):.0%}")
+    for reason, n in result.reasons(result.select(dataset="samples")).most_common(10):
+        print(f"  refused {n}: {reason}")
+    for reason, n in result.reasons(result.select(dataset="samples"), "error").most_common(10):
+        print(f"  error {n}: {reason}")
+    return result
+
+
+# ---- the corpus itself --------------------------------------------------------------------------------
+def test_every_item_names_its_source_and_licence() -> None:
+    items = harness.load_items()
+    by_kind = Counter(i.kind for i in items)
+    for kind, least in MIN_ITEMS.items():
+        assert by_kind[kind] >= least, f"only {by_kind[kind]} {kind} items"
+    for item in items:
+        assert re.fullmatch(r"[0-9a-f]{40}", item.commit), item
+        assert item.path and LICENSES[item.source_repo] == item.license, item
+        assert item.part == split_of(item.spl), f"{item.id} is filed in {item.part}/"
+    ids = Counter(i.id for i in items)
+    assert not [i for i, n in ids.items() if n > 1], "duplicate items"
+    for name in ("escu_macros.json", "escu_lookups.json"):
+        for entry in json.loads((harness.CORPUS / name).read_text(encoding="utf-8")):
+            assert re.fullmatch(r"[0-9a-f]{40}", entry["commit"]) and entry["path"] and entry["license"]
+
+
+def test_held_out_share_is_about_thirty_percent() -> None:
+    items = harness.load_items()
+    share = sum(i.part == "heldout" for i in items) / len(items)
+    assert 0.25 <= share <= 0.35, share
+
+
+# ---- running it ---------------------------------------------------------------------------------------
+def test_nothing_crashes(tally: harness.Tally) -> None:
+    crashes = [f"{o.item.id} ({o.item.path}) on {o.dataset}: {o.message}" for o in tally.outcomes
+               if o.status == "crash"]
+    assert not crashes, "\n".join(crashes)
+
+
+def test_every_error_is_one_clean_line(tally: harness.Tally) -> None:
+    for o in tally.outcomes:
+        if o.status in ("error", "refused", "unavailable"):
+            assert o.message and "\n" not in o.message and "Traceback" not in o.message, o
+            assert str(REPO) not in o.message, f"{o.item.id}: a path of the project in {o.message!r}"
+
+
+def test_every_item_has_one_outcome_per_event_set(tally: harness.Tally) -> None:
+    items = harness.load_items()
+    sets = [name for name, _ in harness.event_sets()]
+    expected = sum(len(sets) if i.kind == "tuning" else 1 for i in items)
+    assert len(tally.outcomes) == expected
+    # a refusal or error comes from the SPL, not from the events: the same on every event set
+    by_item: Dict[str, set] = {}
+    for o in tally.select("tuning"):
+        by_item.setdefault(o.item.id, set()).add(o.status if o.status == "ran" else o.message)
+    assert all(len(v) == 1 for v in by_item.values()), {k: v for k, v in by_item.items() if len(v) > 1}
+
+
+def test_held_out_rates(tally: harness.Tally) -> None:
+    """Issue 8 "Done when": on the held-out set 95% of tuning filters and 90% of searches run, nothing fails
+    other than with a clean refusal. Reported until ENFORCE_HELD_OUT_THRESHOLDS is True, then asserted."""
+    tuning, search = tally.select("tuning", "heldout"), tally.select("search", "heldout")
+    failures = [o for o in tuning + search if o.status in ("error", "crash")]
+    report = (f"held-out: tuning filters ran {harness.Tally.rate(tuning):.1%} (threshold {TUNING_THRESHOLD:.0%}), "
+              f"ESCU searches ran {harness.Tally.rate(search):.1%} (threshold {SEARCH_THRESHOLD:.0%}), "
+              f"{len(failures)} errors other than refusals")
+    if not ENFORCE_HELD_OUT_THRESHOLDS:
+        pytest.skip("not enforced yet (ENFORCE_HELD_OUT_THRESHOLDS): " + report)
+    assert harness.Tally.rate(tuning) >= TUNING_THRESHOLD, report
+    assert harness.Tally.rate(search) >= SEARCH_THRESHOLD, report
+    assert not failures, report + ": " + "; ".join(f"{o.item.id}: {o.message}" for o in failures[:10])
+
+
+# ---- result counts against Splunk's documented semantics ---------------------------------------------
+def wmi_children() -> List[str]:
+    """Command lines of the samples' WmiPrvSE.exe children (Sysmon 1 ParentImage, Security 4688
+    ParentProcessName), read from the XML independently of the runner: what the correlation search returns."""
+    out = []
+    for path in sorted((REPO / "samples").glob("*.log")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            root = ET.fromstring(line)
+            data = {d.get("Name"): (d.text or "") for d in root.iter(f"{NS}Data")}
+            parent = data.get("ParentImage") or data.get("ParentProcessName") or ""
+            if parent.rsplit("\\", 1)[-1].lower() == "wmiprvse.exe" and data.get("CommandLine"):
+                out.append(data["CommandLine"])
+    return out
+
+
+def _expected(pattern: str) -> int:
+    return sum(bool(re.search(pattern, cmd)) for cmd in wmi_children())
+
+
+# (item id, expected result count on the samples, the Splunk rule); dev-set items only
+SEMANTICS = [
+    # ESCU's own detection: tstats where values are case-insensitive, `NOT (f IN ("*\\dismhost.exe*"))` keeps
+    # every child whose process does not contain \dismhost.exe (Search Reference: tstats, search IN)
+    ("b37a4e352b", lambda: len(wmi_children()), "tstats where with NOT IN and wildcards"),
+    # ESCU impacket wmiexec: where match() is PCRE, case-sensitive unless (?i) (Search Reference: match)
+    ("b4a309bacd", lambda: _expected(r"(?i)cmd\.exe\s+\/Q\s+\/c") and _expected(
+        r"(?i)cmd\.exe\s+\/Q\s+\/c(?=.*\\\\127\.0\.0\.1\\.*)(?=.*__\d{1,10}\.\d{1,10})"), "where match() PCRE"),
+    # `search process=*share*`: wildcard, case-insensitive value match (Search Manual: Use wildcards)
+    ("901cf3667b", lambda: _expected(r"(?i)share"), "search wildcard value"),
+    # `regex process="(?i)(regasm\.exe.{0,4}$)"`: keeps results whose process matches (Search Reference: regex)
+    ("7c221bcc30", lambda: _expected(r"(?i)(regasm\.exe.{0,4}$)"), "regex field=value"),
+    # NOT over a field the results do not have keeps them all (Search Manual: NOT field=value also returns
+    # events without the field)
+    ("7b3ed7a535", lambda: len(wmi_children()), "NOT on a missing field"),
+    ("18fbeac680", lambda: len(wmi_children()), "NOT (a b) NOT (c d) on missing fields"),
+]
+
+
+@pytest.mark.parametrize("item_id,expected,rule", SEMANTICS, ids=[s[0] for s in SEMANTICS])
+def test_result_count_follows_splunk(tally: harness.Tally, item_id: str, expected, rule: str) -> None:
+    [o] = [o for o in tally.select(dataset="samples") if o.item.id == item_id]
+    assert o.item.part == "dev"
+    assert o.status in ("ran", "refused"), f"{rule}: {o.message}"
+    if o.status == "ran":
+        assert o.count == expected(), f"{rule}: {o.count} results, Splunk gives {expected()}"
