@@ -134,8 +134,9 @@ def wmi_children() -> List[str]:
     return out
 
 
-def _expected(pattern: str) -> int:
-    return sum(bool(re.search(pattern, cmd)) for cmd in wmi_children())
+def _expected(*patterns: str) -> int:
+    """Children whose command line matches every pattern (Python's re agrees with PCRE on these)."""
+    return sum(all(re.search(p, cmd) for p in patterns) for cmd in wmi_children())
 
 
 # (item id, expected result count on the samples, the Splunk rule); dev-set items only
@@ -143,9 +144,10 @@ SEMANTICS = [
     # ESCU's own detection: tstats where values are case-insensitive, `NOT (f IN ("*\\dismhost.exe*"))` keeps
     # every child whose process does not contain \dismhost.exe (Search Reference: tstats, search IN)
     ("b37a4e352b", lambda: len(wmi_children()), "tstats where with NOT IN and wildcards"),
-    # ESCU impacket wmiexec: where match() is PCRE, case-sensitive unless (?i) (Search Reference: match)
-    ("b4a309bacd", lambda: _expected(r"(?i)cmd\.exe\s+\/Q\s+\/c") and _expected(
-        r"(?i)cmd\.exe\s+\/Q\s+\/c(?=.*\\\\127\.0\.0\.1\\.*)(?=.*__\d{1,10}\.\d{1,10})"), "where match() PCRE"),
+    # ESCU impacket wmiexec: where match() is PCRE, case-sensitive unless (?i) (Search Reference: match);
+    # the eval string "\\\\127\.0\.0\.1\\.*" is the regex \\127\.0\.0\.1\.* (\\ in a string is one backslash)
+    ("b4a309bacd", lambda: _expected(r"(?i)cmd\.exe\s+\/Q\s+\/c", r"\\127\.0\.0\.1\.*", r"__\d{1,10}\.\d{1,10}"),
+     "where match() PCRE"),
     # `search process=*share*`: wildcard, case-insensitive value match (Search Manual: Use wildcards)
     ("901cf3667b", lambda: _expected(r"(?i)share"), "search wildcard value"),
     # `regex process="(?i)(regasm\.exe.{0,4}$)"`: keeps results whose process matches (Search Reference: regex)
