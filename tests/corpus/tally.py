@@ -42,9 +42,9 @@ def reasons(tally: "harness.Tally", status: str, examples: int) -> list:
     counts = tally.reasons(sel, status)
     lines = []
     for reason, n in counts.most_common():
-        ids = [o.item.id for o in sel if o.status == status and o.reason == reason][:examples]
+        ids = [o.item.id for o in sel if o.status == status and o.reason == reason and o.item.part == "dev"][:examples]
         lines.append(f"| {n} | {reason} | {', '.join(ids)} |")
-    return (["| n | " + ("unsupported in local runs: <what>" if status == "refused" else "message") + " | items |",
+    return (["| n | " + ("unsupported in local runs: <what>" if status == "refused" else "message") + " | dev items |",
              "|---:|---|---|"] + lines) if lines else [f"(no {status} outcomes)"]
 
 
