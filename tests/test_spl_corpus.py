@@ -34,7 +34,8 @@ ENFORCE_HELD_OUT_THRESHOLDS = False
 TUNING_THRESHOLD = 0.95
 SEARCH_THRESHOLD = 0.90
 MIN_ITEMS = {"tuning": 80, "search": 150}
-LICENSES = {"splunk/security_content": "Apache-2.0", "CrossRealms/Splunk-Cyences-App-for-Splunk": "MIT"}
+LICENSES = {"splunk/security_content": "Apache-2.0", "CrossRealms/Splunk-Cyences-App-for-Splunk": "MIT",
+            "olafhartong/ThreatHunting": "MIT"}
 NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
 
 
@@ -65,7 +66,7 @@ def test_every_item_names_its_source_and_licence() -> None:
         assert item.part == split_of(item.spl), f"{item.id} is filed in {item.part}/"
     ids = Counter(i.id for i in items)
     assert not [i for i, n in ids.items() if n > 1], "duplicate items"
-    for name in ("escu_macros.json", "escu_lookups.json"):
+    for name in ("escu_macros.json", "lookups.json"):
         for entry in json.loads((harness.CORPUS / name).read_text(encoding="utf-8")):
             assert re.fullmatch(r"[0-9a-f]{40}", entry["commit"]) and entry["path"] and entry["license"]
 

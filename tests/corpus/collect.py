@@ -1,9 +1,9 @@
 """Rebuild the corpus of published SPL in tests/corpus/ from git clones of its source repositories.
 
-    python tests/corpus/collect.py --security-content GITDIR [--cyences GITDIR]
+    python tests/corpus/collect.py --security-content GITDIR [--cyences GITDIR] [--threathunting GITDIR]
 
-GITDIR is a git directory (a clone, bare or not) of splunk/security_content (Apache-2.0) and of
-CrossRealms/Splunk-Cyences-App-for-Splunk (MIT). Everything is read from the repository's HEAD commit
+GITDIR is a git directory (a clone, bare or not) of splunk/security_content (Apache-2.0),
+CrossRealms/Splunk-Cyences-App-for-Splunk (MIT) and olafhartong/ThreatHunting (MIT). Everything is read from the repository's HEAD commit
 (and, for ESCU's historical filter macros, from its history), and each item records the repository,
 the commit and the path it came from. Items are split into a development set (tests/corpus/dev/) and a
 held-out set (tests/corpus/heldout/) by the SHA-256 of the SPL text (split.py), so the split never
@@ -15,7 +15,8 @@ Kinds of items:
   (a) the filtering stages ESCU detections apply after `drop_dm_object_name` (their published allowlist
       and tuning steps, e.g. `where match(process, "\\\\127\\.0\\.0\\.1\\.*")`), joined by ` | `;
   (b) non-trivial `*_filter` macro definitions ever published in ESCU's macros/;
-  (c) non-trivial filter macro definitions of the Cyences app's default/macros.conf.
+  (c) non-trivial filter macro definitions of the Cyences app's default/macros.conf;
+  (d) the allowlist macros of the ThreatHunting app (collect_threathunting.py).
 - macro: an ESCU macro definition that the searches and tuning steps use (macros/*.yml).
 
 PyYAML (pinned in requirements-dev.txt) reads ESCU's YAML; the corpus itself is JSON.
@@ -34,6 +35,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import collect_threathunting  # noqa: E402
 from split import split_of  # noqa: E402
 
 ESCU_REPO = "splunk/security_content"
@@ -320,6 +322,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--security-content", type=Path, required=True, metavar="GITDIR")
     parser.add_argument("--cyences", type=Path, metavar="GITDIR")
+    parser.add_argument("--threathunting", type=Path, metavar="GITDIR")
     args = parser.parse_args()
     searches, tuning, macros = escu_items(args.security_content)
     if args.cyences:
@@ -333,8 +336,12 @@ def main() -> int:
     print(f"escu_macros.json: {len(used)}")
     texts = [it["spl"] for it in searches + tuning] + [m["definition"] for m in used.values()]
     lookups = escu_lookups(args.security_content, searches[0]["commit"], texts)
-    (HERE / "escu_lookups.json").write_text(json.dumps(lookups, indent=1) + "\n", encoding="utf-8")
-    print(f"escu_lookups.json: {len(lookups)}")
+    if args.threathunting:
+        th_items, th_lookups = collect_threathunting.items(args.threathunting, git, cat_files, conf_stanzas)
+        write(th_items, "threathunting_tuning")
+        lookups += th_lookups
+    (HERE / "lookups.json").write_text(json.dumps(lookups, indent=1) + "\n", encoding="utf-8")
+    print(f"lookups.json: {len(lookups)}")
     return 0
 
 

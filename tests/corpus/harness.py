@@ -5,7 +5,7 @@
   `rbascore`, which keeps every result), over a set of events.
 - An ESCU search is run as published, with ESCU's own macros (escu_macros.json) in the overlay, each
   detection's `<name>_filter` macro defined as contentctl generates it (`search *`), and ESCU's lookup
-  definitions (escu_lookups.json: transforms.conf settings and the CSV header row, no rows).
+  definitions (lookups.json: transforms.conf settings and the CSV header row, no rows).
 
 Outcomes: `ran` (with the result count), `refused` (`unsupported in local runs: <what>`), `error` (any other
 clean search error: for published SPL a wrong error, i.e. a bug), `crash` (any other exception) and
@@ -110,10 +110,14 @@ class Workspace:
         self.macro_names = {m["name"] for m in self.macros} | self.app_macro_names
         self.lookup_names = set(AppConfs(self.app, self.local).conf("transforms").stanza_names())
         transforms = []
-        for lk in json.loads((CORPUS / "escu_lookups.json").read_text(encoding="utf-8")):
+        for lk in json.loads((CORPUS / "lookups.json").read_text(encoding="utf-8")):
+            settings = dict(lk["settings"])
+            if "file" in settings:       # a CSV read by name (`inputlookup x.csv`), no transforms stanza
+                (self.app / "lookups" / settings["file"]).write_text(lk["header"] + "\n", encoding="utf-8")
+                self.lookup_names.add(lk["name"])
+                continue
             transforms.append(f"# {lk['source_repo']} {lk['commit']} {lk['path']} ({lk['license']})")
             transforms.append(f"[{lk['name']}]")
-            settings = dict(lk["settings"])
             if "collection" in settings:
                 settings["external_type"] = "kvstore"
             transforms += [f"{k} = {v}" for k, v in settings.items()]
