@@ -199,6 +199,8 @@ def run_item(ws: Workspace, events: Events, item: Item) -> Outcome:
 @dataclass
 class Tally:
     outcomes: List[Outcome] = field(default_factory=list)
+    # per event set: results of the correlation search with the shipped filter (`search *`)
+    baseline: Dict[str, int] = field(default_factory=dict)
 
     def select(self, kind: Optional[str] = None, part: Optional[str] = None,
                dataset: Optional[str] = None) -> List[Outcome]:
@@ -234,6 +236,9 @@ def run_corpus(root: Path, items: Sequence[Item], with_datasets: bool = True) ->
     for name, paths in event_sets(with_datasets):
         events = load(name, paths)
         try:
+            untuned = run_item(ws, events, Item("tuning", "search *", "dev", "", "", "", ""))
+            assert untuned.status == "ran", f"the correlation search does not run on {name}: {untuned.message}"
+            tally.baseline[name] = untuned.count
             for item in items:
                 if item.kind == "tuning" or name == "samples":
                     tally.outcomes.append(run_item(ws, events, item))
