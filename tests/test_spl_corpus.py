@@ -175,6 +175,15 @@ SEMANTICS = [
     # events without the field)
     ("7b3ed7a535", lambda: len(wmi_children()), "NOT on a missing field"),
     ("18fbeac680", lambda: len(wmi_children()), "NOT (a b) NOT (c d) on missing fields"),
+    # tstats results have no `index` field: NOT index IN (...) keeps them all
+    ("b0f978a1c3", lambda: len(wmi_children()), "NOT IN on a field the results lack"),
+    # a comparison with a field that is missing never matches (Search Manual: Comparison operators)
+    ("b707c11f24", lambda: 0, "search f < n with f missing"),
+    # AND of two wildcard terms on the same field
+    ("abd5f308fb", lambda: _expected(r"(?i)deletejournal", r"(?i)usn"), "search AND of wildcard values"),
+    # where match() with (?i) and a character class holding Unicode dashes (ESCU "windowstyle" step)
+    ("c05bd3191a", lambda: _expected(r"(?i)[\-|\/|– |—|―]w(in*d*o*w*s*t*y*l*e*)*\s+[^-]"), "match() classes"),
+    ("5aaef93595", lambda: _expected(r"(?i)(-O|-sO|-ksO|--output)"), "match() alternation with (?i)"),
 ]
 # filters over fields the correlation search's results do not have: NOT keeps every result on every event set
 MISSING_FIELD_FILTERS = ["7b3ed7a535", "18fbeac680"]
