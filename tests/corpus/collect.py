@@ -3,9 +3,9 @@
     python tests/corpus/collect.py --security-content GITDIR [--cyences GITDIR] [--threathunting GITDIR]
 
 GITDIR is a git directory (a clone, bare or not) of splunk/security_content (Apache-2.0),
-CrossRealms/Splunk-Cyences-App-for-Splunk (MIT) and olafhartong/ThreatHunting (MIT). Everything is read from the repository's HEAD commit
-(and, for ESCU's historical filter macros, from its history), and each item records the repository,
-the commit and the path it came from. Items are split into a development set (tests/corpus/dev/) and a
+CrossRealms/Splunk-Cyences-App-for-Splunk (MIT) and olafhartong/ThreatHunting (MIT). The searches are read
+at HEAD, tuning steps from every published version (git history); each item records the repository, the
+commit and the path it came from. Items are split into a development set (tests/corpus/dev/) and a
 held-out set (tests/corpus/heldout/) by the SHA-256 of the SPL text (split.py), so the split never
 depends on the order of collection.
 
@@ -145,7 +145,8 @@ def escu_items(gitdir: Path) -> Tuple[List[dict], List[dict], Dict[str, dict]]:
 
 def cat_files(gitdir: Path, specs: List[str]) -> Iterable[Tuple[str, str]]:
     """(spec, text) of each commit:path, read through one `git cat-file --batch`."""
-    proc = subprocess.run(["git", "--git-dir", str(gitdir), "cat-file", "--batch"], input=("\n".join(specs) + "\n").encode(),
+    proc = subprocess.run(["git", "--git-dir", str(gitdir), "cat-file", "--batch"],
+                          input=("\n".join(specs) + "\n").encode(),
                           capture_output=True, check=True)
     out, pos = proc.stdout, 0
     for spec in specs:
