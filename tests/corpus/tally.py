@@ -1,10 +1,12 @@
 """Print the tally of the corpus of published SPL run through the local runner (README, "Supported SPL").
 
-    .venv/bin/python tests/corpus/tally.py [--no-datasets] [--examples N]
+    .venv/bin/python tests/corpus/tally.py [--no-datasets] [--examples N] [--show STATUS]
 
 Rows: each kind (tuning filters, ESCU searches) in the development and held-out sets, over the bundled
 samples (and the shared datasets for tuning, when present): how many ran, were refused, failed with another
-error or crashed; then the refusal reasons and the other errors, most frequent first.
+error or crashed; then the refusal reasons and the other errors, most frequent first. `--show error` (or
+refused, crash, ran) lists the development items with that outcome on the samples, with their source and SPL;
+held-out items are only counted, never listed.
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-datasets", action="store_true", help="only the bundled samples")
     parser.add_argument("--examples", type=int, default=3, help="item ids shown per reason")
+    parser.add_argument("--show", choices=STATUSES, help="list the development items with this outcome")
     args = parser.parse_args()
     items = harness.load_items()
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,6 +66,12 @@ def main() -> int:
     for status in ("refused", "error", "crash", "unavailable"):
         print(f"\n{status} (all sets, over the samples):\n")
         print("\n".join(reasons(tally, status, args.examples)))
+    if args.show:
+        print(f"\ndevelopment items {args.show} on the samples:")
+        for o in tally.select(part="dev", dataset="samples"):
+            if o.status == args.show:
+                print(f"\n{o.item.id} {o.item.kind} {o.item.source_repo}@{o.item.commit[:12]}:{o.item.path}"
+                      f"\n  {o.message or f'{o.count} results'}\n  {o.item.spl}")
     return 0
 
 
