@@ -26,16 +26,17 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import duckdb
 
+import project
 from localsearch.conf import AppConfs
 from localsearch.engine import SearchEngine
 from localsearch.ingest import load_events
 from localsearch.spl.errors import SplError, Unsupported
 
 CORPUS = Path(__file__).resolve().parent
-REPO = CORPUS.parents[1]
+REPO = project.REPO
 PARTS = ("dev", "heldout")
 FILTER_MACRO = "process_execution_via_wmi_filter"
-SAVED_SEARCH = "Endpoint - Process Execution via WMI - Rule"
+SAVED_SEARCH = project.MAIN_RULE
 UNSUPPORTED = "unsupported in local runs: "
 MACRO_CALL = re.compile(r"`([A-Za-z0-9_]+_filter)`")
 
@@ -218,14 +219,11 @@ class Tally:
         return Counter(o.reason for o in outcomes if o.status == status)
 
 
-DATASETS = REPO.parent / "shared" / "datasets"
-
-
 def event_sets(with_datasets: bool = True) -> List[tuple]:
-    """(name, paths): the bundled samples, then each folder of the shared datasets when it is there."""
-    sets = [("samples", [REPO / "samples"])]
-    if with_datasets and DATASETS.is_dir():
-        sets += [(f"datasets/{d.name}", [d]) for d in sorted(DATASETS.iterdir()) if d.is_dir()]
+    """(name, paths): the bundled samples, then each folder of the shared datasets when they are there."""
+    sets = [("samples", [project.SAMPLES])]
+    if with_datasets and not project.datasets_missing():
+        sets += [(f"datasets/{d.name}", [d]) for d in sorted(project.DATASETS.iterdir()) if d.is_dir()]
     return sets
 
 
