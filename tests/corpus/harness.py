@@ -70,7 +70,8 @@ class Outcome:
         """The refusal's <what>, with lookup names and similar specifics generalised for the tally."""
         what = self.message[len(UNSUPPORTED):] if self.message.startswith(UNSUPPORTED) else self.message
         what = re.sub(r"^lookup \S+: ", "lookup: ", what)
-        what = re.sub(r" \(at character \d+ of the expanded search\)$", "", what)
+        # the position (and the macro the text came from) differ from item to item
+        what = re.sub(r" \(at character \d+ of the expanded search.*$", "", what)
         return what
 
 
