@@ -245,3 +245,19 @@ def test_a_closed_pipe_does_not_hide_a_failure(tmp_path: Path) -> None:
     finally:
         os.close(writer)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("search", [
+    # raw events (the events view) and the data model (the processes table) both carry the declared values
+    'search sourcetype=xmlwineventlog ParentImage="*\\\\WmiPrvSE.exe" | table Image source sourcetype',
+    "| tstats count from datamodel=Endpoint.Processes by Processes.source Processes.sourcetype "
+    "| rename Processes.* AS *",
+])
+def test_attack_data_gets_the_declared_source_and_sourcetype(tmp_path: Path, search: str) -> None:
+    from localsearch.runner import app_confs, run_search
+    data = sysmon_sample(tmp_path)
+    declared = ("XmlWinEventLog:microsoft-windows-sysmon/operational", "xmlwineventlog")
+    out = run_search(app_confs(REPO, None), search, "t", [data], origin=declared)
+    assert out.error is None, out.error
+    got = {(r[out.fields.index("source")], r[out.fields.index("sourcetype")]) for r in out.rows}
+    assert got == {declared}
