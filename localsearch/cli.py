@@ -148,6 +148,15 @@ def _attach_time_values(argv: List[str]) -> List[str]:
     return out
 
 
+def _say(text: str) -> None:
+    """A line on stdout; if its reader went away, the rest goes nowhere but the run goes on (the exit code
+    of `localsearch test` must still tell whether the expectations hold)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _stdout_closed()
+
+
 def run_tests(args: argparse.Namespace) -> int:
     from .junit import write_junit
     from .testing import describe, load_cases, run_cases, tally
@@ -156,8 +165,8 @@ def run_tests(args: argparse.Namespace) -> int:
     if data_dir is not None and not data_dir.is_dir():
         raise InputError(f"--data-dir {data_dir} is not a folder")
     cases = load_cases([Path(p) for p in args.specs], data_dir)
-    results = run_cases(cases, _app_dir(args), report=lambda r: print(describe(r), flush=True))
-    print(tally(results))
+    results = run_cases(cases, _app_dir(args), report=lambda r: _say(describe(r)))
+    _say(tally(results))
     if args.junit:
         write_junit(Path(args.junit), results)
     return EXIT_OK if all(r.status in ("PASS", "SKIP") for r in results) else EXIT_SEARCH

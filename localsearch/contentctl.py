@@ -110,9 +110,8 @@ def cases(doc: Dict[str, Any], path: Path, data_dir: Optional[Path]) -> List[Cas
             raise SpecError(f"{at}: attack_data must be a non-empty list of mappings with data")
         case = Case(spec=path, name=f"{name}: {test['name']}", data=[], expectations=[rule],
                     search_text=search_text(doc["search"]))
-        if skip is not None:
-            case.notes.append(f"skipped: {skip}")
-        else:
+        case.skip = skip
+        if skip is None:
             case.data = [_data_file(e["data"], path.parent, data_dir, at) for e in entries]
             case.origin = _origin(entries, at)
         out.append(case)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -47,8 +47,8 @@ class Case:
     search_name: Optional[str] = None      # a saved search of the app ...
     search_text: Optional[str] = None      # ... or SPL given in the file (contentctl)
     local: Optional[Path] = None
-    origin: Optional[tuple] = None         # (source, sourcetype) the data is indexed with (contentctl)
-    notes: List[str] = field(default_factory=list)
+    origin: Optional[Tuple[str, str]] = None   # (source, sourcetype) the data is indexed with (contentctl)
+    skip: Optional[str] = None             # why the test is not run (contentctl's skip rules)
 
 
 class _StrictLoader(yaml.SafeLoader):

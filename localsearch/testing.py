@@ -43,9 +43,8 @@ def _check_inputs(case: Case, app_dir: Optional[Path]) -> None:
 def run_case(case: Case, app_dir: Optional[Path]) -> List[CaseResult]:
     """One CaseResult per expectation of the case."""
     suite, classname = str(case.spec), case.name
-    skipped = next((n[len("skipped: "):] for n in case.notes if n.startswith("skipped: ")), None)
-    if skipped is not None:
-        return [CaseResult(suite, classname, e.label, skipped=skipped) for e in case.expectations]
+    if case.skip is not None:
+        return [CaseResult(suite, classname, e.label, skipped=case.skip) for e in case.expectations]
     start = time.monotonic()
     confs = app_confs(app_dir, case.local)
     search = case.search_text if case.search_text is not None else saved_search(confs, case.search_name or "")
@@ -62,7 +61,7 @@ def run_case(case: Case, app_dir: Optional[Path]) -> List[CaseResult]:
 def run_cases(cases: Sequence[Case], app_dir: Optional[Path],
               report: Callable[[CaseResult], None] = lambda r: None) -> List[CaseResult]:
     for case in cases:                 # every input problem is reported before any search runs
-        if not any(n.startswith("skipped: ") for n in case.notes):
+        if case.skip is None:
             _check_inputs(case, app_dir)
     out: List[CaseResult] = []
     for case in cases:

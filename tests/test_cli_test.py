@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -229,3 +230,34 @@ def test_list_shows_layers_and_files(tmp_path: Path) -> None:
     assert table.returncode == 0 and MAIN_RULE in table.stdout and "LAYER" in table.stdout
 
 
+
+
+def test_a_closed_pipe_does_not_hide_a_failure(tmp_path: Path) -> None:
+    import os
+    import sys
+    path = spec(tmp_path, f"tests:\n  - {{name: t, data: {SAMPLES}, expect: {{count: 99}}}}\n")
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "localsearch", "test", str(path), "--app-dir", str(REPO)],
+                              stdout=writer, stderr=subprocess.PIPE, text=True, timeout=300,
+                              env=dict(os.environ, PYTHONPATH=str(REPO)))
+    finally:
+        os.close(writer)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("search", [
+    # raw events (the events view) and the data model (the processes table) both carry the declared values
+    'search sourcetype=xmlwineventlog ParentImage="*\\\\WmiPrvSE.exe" | table Image source sourcetype',
+    "| tstats count from datamodel=Endpoint.Processes by Processes.source Processes.sourcetype "
+    "| rename Processes.* AS *",
+])
+def test_attack_data_gets_the_declared_source_and_sourcetype(tmp_path: Path, search: str) -> None:
+    from localsearch.runner import app_confs, run_search
+    data = sysmon_sample(tmp_path)
+    declared = ("XmlWinEventLog:microsoft-windows-sysmon/operational", "xmlwineventlog")
+    out = run_search(app_confs(REPO, None), search, "t", [data], origin=declared)
+    assert out.error is None, out.error
+    got = {(r[out.fields.index("source")], r[out.fields.index("sourcetype")]) for r in out.rows}
+    assert got == {declared}

@@ -32,7 +32,8 @@ FIELDS = ["count", "firstTime", "lastTime", "dest", "user", "parent_process", "p
 BIG = "A" * 600_000 + "\u00e9\u4e2d" * 200_000  # > 1 MB of UTF-8
 
 
-@pytest.fixture(params=["venv", "3.9", "3.13"])
+# Splunk's own Pythons (from pyenv) are the slow part: `make unit` runs the venv's only
+@pytest.fixture(params=["venv", pytest.param("3.9", marks=pytest.mark.slow), pytest.param("3.13", marks=pytest.mark.slow)])
 def python(request) -> str:
     needs_splunklib()
     return sys.executable if request.param == "venv" else splunk_python(request.param)
