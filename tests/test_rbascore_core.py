@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from project import rendered_message
-from rbascore_support import FULLWIDTH_DOLLAR, SHIPPED_MESSAGE, es_expand
+from rbascore_support import DOLLAR_STANDIN, SHIPPED_MESSAGE, es_expand
 
 from rbascore_core import (
     TemplateError,
@@ -107,7 +107,7 @@ def test_dollar_from_event_data_cannot_become_an_es_token():
     record = {"process": "cmd /c echo $dest$ $user$", "dest": "$$x$$", "user": "root"}
     message = template.render_mapping(record)
     assert "$" not in message
-    assert message.count(FULLWIDTH_DOLLAR) == 8
+    assert message.count(DOLLAR_STANDIN) == 8
     # ES's second expansion leaves it unchanged: nothing in it looks like a token
     assert es_expand(message, {**record, "dest": "SHOULD-NOT-APPEAR"}) == message
 
@@ -180,7 +180,7 @@ def test_multivalue_cells_are_decoded_for_the_message():
     pieces, _ = scorer("by $user$").process(body)
     out = list(csv.reader(io.StringIO(b"".join(pieces).decode(), newline="")))
     assert out[1][:2] == ["a\nb$", "$a$;$b$$$"]
-    assert out[1][3] == "by a, b" + FULLWIDTH_DOLLAR
+    assert out[1][3] == "by a, b" + DOLLAR_STANDIN
 
 
 def test_fields_absent_from_the_header_render_empty_and_are_counted():
