@@ -37,6 +37,12 @@ from rbascore_core import (  # noqa: E402
 )
 from rbascore_csv import ChunkError, ChunkScorer  # noqa: E402
 
+# The splunklib versions whose private methods the overrides below were checked against: _read_chunk and
+# _execute_v2 (replaced), _report_unexpected_error (replaced), _process_protocol_v2 (calls them; its error paths
+# rely on is_flushed) and the record writer's write/ofile/is_flushed. tests/test_rbascore_splunklib.py fails for
+# any other vendored version, or if that code changed.
+SPLUNKLIB_CHECKED = ("2.1.1",)
+
 _ILLEGAL = re.compile(r"Illegal value: (\w+)=")
 _UNRECOGNIZED = re.compile(r"Unrecognized option: (.{0,%d}?)=" % TEXT_LIMIT, re.S)
 _REQUIRED_ONE = re.compile(r'A value for "(\w+)" is required$')
