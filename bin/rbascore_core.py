@@ -79,7 +79,7 @@ def parse_percent(name: str, text: str) -> Decimal:
     except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
         raise ValueError(f"{name} must be a number from 0 to 100, not {shown(text)}") from None
     if not Decimal(0) <= value <= Decimal(100):
-        raise ValueError(f"{name} must be from 0 to 100, not {text}")
+        raise ValueError(f"{name} must be from 0 to 100, not {clipped(text, TEXT_LIMIT)}")
     return value
 
 

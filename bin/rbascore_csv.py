@@ -111,8 +111,8 @@ class ChunkScorer:
                 keep(line)
                 yield line.replace("\x00", nul) if "\x00" in line else line  # type: ignore[arg-type]
 
-        reader = _Records(csv.reader(lines() if nul is None else lines_without_nul(), SplunkCsv))
-        header = reader.first()
+        reader = csv.reader(lines() if nul is None else lines_without_nul(), SplunkCsv)
+        header = _header(reader)
         if header is None:
             return [], 0
         head_text = "".join(raw).rstrip("\r\n")
@@ -129,25 +129,28 @@ class ChunkScorer:
         head = head_text + "".join("," + _csv_cell(name) for name in tail + ["__mv_" + name for name in tail])
         pieces: List[bytes] = []
         out: List[str] = [head + "\r\n"]
+        count = 0
         if len(tail) == 2:
             # Usual case: both output fields are new. Each record goes out as the exact text it came in as, plus
             # its score and message cells: nothing to re-encode, so nothing can be altered.
             suffix = ",,\r\n"
             prefix = "," + _csv_cell(self.score_text) + ","
             add = out.append
-            for row in reader:
-                if len(row) != width:
-                    raise ChunkError(f"execute chunk record {reader.count} has {len(row)} values for {width} "
-                                     "columns")
-                record = raw[0] if len(raw) == 1 else "".join(raw)
-                raw.clear()
-                add(record.rstrip("\r\n") + prefix + _csv_cell(message(row)) + suffix)
-                if reader.count % _BATCH_ROWS == 0:
-                    pieces.append("".join(out).encode("utf-8", errors))
-                    out.clear()
+            try:
+                for row in reader:
+                    count += 1
+                    if len(row) != width:
+                        raise ChunkError(f"execute chunk record {count} has {len(row)} values for {width} columns")
+                    record = raw[0] if len(raw) == 1 else "".join(raw)
+                    raw.clear()
+                    add(record.rstrip("\r\n") + prefix + _csv_cell(message(row)) + suffix)
+                    if count % _BATCH_ROWS == 0:
+                        pieces.append("".join(out).encode("utf-8", errors))
+                        out.clear()
+            except csv.Error as error:
+                raise _not_csv(count + 1, error) from None
         else:
-            self._rewrite(reader, raw, header, tail, message, out, pieces, errors, nul)
-        count = reader.count
+            count = self._rewrite(reader, raw, header, tail, message, out, pieces, errors, nul)
         if count == 0:
             return [], 0
         if out:
@@ -164,9 +167,9 @@ class ChunkScorer:
                     "rbascore does not overwrite incoming fields (only its own risk_score and risk_message on a "
                     f"re-run): choose another {option}")
 
-    def _rewrite(self, reader: "_Records", raw: List[str], header: List[str], tail: List[str],
+    def _rewrite(self, reader: Iterator[List[str]], raw: List[str], header: List[str], tail: List[str],
                  message: Callable[[List[str]], str], out: List[str], pieces: List[bytes], errors: str,
-                 nul: Optional[str]) -> None:
+                 nul: Optional[str]) -> int:
         """Input that already has the score and/or message field: replace those cells in place; every other
         cell keeps its exact text (re-encoded only if the record's quoting is not well-formed CSV)."""
         position = {name: i for i, name in enumerate(header)}
@@ -174,25 +177,31 @@ class ChunkScorer:
         targets = [(position.get(name), position.get("__mv_" + name)) for name in
                    (self.score_field, self.message_field)]
         blanks = [""] * len(tail)
-        for row in reader:
-            if len(row) != width:
-                raise ChunkError(f"execute chunk record {reader.count} has {len(row)} values for {width} columns")
-            cells = _split_cells("".join(raw).rstrip("\r\n"), width)
-            raw.clear()
-            if cells is None:
-                cells = [_csv_cell(v.replace(nul, "\x00") if nul else v) for v in row]
-            extra = []
-            for (index, mv_index), value in zip(targets, (self.score_text, message(row))):
-                if index is None:
-                    extra.append(_csv_cell(value))
-                else:
-                    cells[index] = _csv_cell(value)
-                    if mv_index is not None:
-                        cells[mv_index] = ""
-            out.append(",".join(cells + extra + blanks) + "\r\n")
-            if reader.count % _BATCH_ROWS == 0:
-                pieces.append("".join(out).encode("utf-8", errors))
-                out.clear()
+        count = 0
+        try:
+            for row in reader:
+                count += 1
+                if len(row) != width:
+                    raise ChunkError(f"execute chunk record {count} has {len(row)} values for {width} columns")
+                cells = _split_cells("".join(raw).rstrip("\r\n"), width)
+                raw.clear()
+                if cells is None:
+                    cells = [_csv_cell(v.replace(nul, "\x00") if nul else v) for v in row]
+                extra = []
+                for (index, mv_index), value in zip(targets, (self.score_text, message(row))):
+                    if index is None:
+                        extra.append(_csv_cell(value))
+                    else:
+                        cells[index] = _csv_cell(value)
+                        if mv_index is not None:
+                            cells[mv_index] = ""
+                out.append(",".join(cells + extra + blanks) + "\r\n")
+                if count % _BATCH_ROWS == 0:
+                    pieces.append("".join(out).encode("utf-8", errors))
+                    out.clear()
+        except csv.Error as error:
+            raise _not_csv(count + 1, error) from None
+        return count
 
     # -- message ----------------------------------------------------------------------------------------
 
@@ -237,32 +246,17 @@ class ChunkScorer:
         return message
 
 
-class _Records:
-    """csv.reader's rows with a record count, its errors as ChunkError naming the record."""
+def _header(reader: Iterator[List[str]]) -> Optional[List[str]]:
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as error:
+        raise ChunkError(f"execute chunk header is not CSV: {clipped(str(error), TEXT_LIMIT)}") from None
 
-    def __init__(self, reader: Iterator[List[str]]):
-        self.reader = reader
-        self.count = 0  # records read (the header is not one)
 
-    def first(self) -> Optional[List[str]]:
-        try:
-            return next(self.reader)
-        except StopIteration:
-            return None
-        except csv.Error as error:
-            raise ChunkError(f"execute chunk header is not CSV: {clipped(str(error), TEXT_LIMIT)}") from None
-
-    def __iter__(self) -> Iterator[List[str]]:
-        while True:
-            try:
-                row = next(self.reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                raise ChunkError(f"execute chunk record {self.count + 1} is not CSV: "
-                                 f"{clipped(str(error), TEXT_LIMIT)}") from None
-            self.count += 1
-            yield row
+def _not_csv(record: int, error: csv.Error) -> ChunkError:
+    return ChunkError(f"execute chunk record {record} is not CSV: {clipped(str(error), TEXT_LIMIT)}")
 
 
 def _fixer(nul: Optional[str], strict: bool) -> Callable[[str], str]:

@@ -134,6 +134,7 @@ def test_getinfo_without_args_is_one_clean_error_in_the_getinfo_reply(python, dr
 BIG = "A" * 1_000_000
 HUGE_OPTIONS = {
     "impact": ["impact=" + BIG, "confidence=70", "message=x"],
+    "impact number": ["impact=" + "9" * 1_000_000, "confidence=70", "message=x"],
     "unknown option value": SHIPPED_ARGS + ["foo=" + BIG],
     "unknown option name": SHIPPED_ARGS + [BIG + "=1"],
     "template token": ["impact=70", "confidence=70", "message=$" + BIG + " x$"],
