@@ -7,24 +7,21 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rbascore_support import (  # noqa: E402
+from localsearch.chunked import messages_of
+from project import REPO
+from rbascore_support import (
     BIN,
     LIB,
-    REPO,
     SCRIPT,
     execute_chunk,
     getinfo_chunk,
     needs_splunklib,
     raw_body,
 )
-
-from localsearch.chunked import messages_of  # noqa: E402
 
 # sha256 (first 16 hex digits) of the source of each splunklib definition the overrides replace or rely on, in
 # the checked version (a property's getter and setter hashed together).
