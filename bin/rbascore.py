@@ -4,8 +4,9 @@
                    [score_field=risk_score] [message_field=risk_message]
 
 Search command protocol v2 (commands.conf ``chunked = true``). splunklib handles getinfo, option parsing and
-error reporting; execute chunks go through a CSV fast path (rbascore_csv) that passes every input cell
-through unchanged and appends the two output cells.
+error reporting; execute chunks are read here as bytes and go through a CSV fast path (rbascore_csv) that passes
+every input record through byte for byte and appends the two output cells. Any failure reading or scoring a
+chunk reaches splunkd as one ERROR message, also after earlier replies.
 """
 from __future__ import annotations
 
