@@ -86,7 +86,9 @@ def read_getinfo(istream):
     """The first chunk, read as splunklib reads it, and checked to carry ``searchinfo.args``: splunklib would
     otherwise fail after its getinfo reply went out, and its error would be lost."""
     chunk = read_chunk(istream)
-    if chunk is not None and getattr(chunk[0], "action", None) == "getinfo":
+    if chunk is None:
+        raise ChunkError("input ended before the getinfo chunk")
+    if getattr(chunk[0], "action", None) == "getinfo":
         if not isinstance(getattr(getattr(chunk[0], "searchinfo", None), "args", None), list):
             raise ChunkError("getinfo metadata has no searchinfo.args list (the command's arguments)")
     return chunk

@@ -119,6 +119,25 @@ def test_every_execute_failure_after_good_replies_is_one_clean_error(python, cas
     assert run.returncode != 0
 
 
+GETINFO_BROKEN = {
+    "no input": (b"", "input ended before the getinfo chunk"),
+    "bad header": (b"chunked 1.0,x,0\n{}", "bad chunk header"),
+    "getinfo cut short": (getinfo_chunk(ARGS)[:-20], "input ended inside a chunk"),
+    "metadata not JSON": (chunk(b"{getinfo"), "chunk metadata is not JSON"),
+    "execute first": (execute_chunk(GOOD), "Expected getinfo action, not execute"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GETINFO_BROKEN))
+def test_a_broken_first_chunk_is_one_clean_error(python, case):
+    stream, expected = GETINFO_BROKEN[case]
+    run = run_raw(python, stream)
+    errors = run.messages("ERROR", "FATAL")
+    assert len(run.replies) == 1 and len(errors) == 1 and expected in errors[0], run.replies
+    assert_clean_error(errors[0])
+    assert run.returncode != 0
+
+
 @pytest.mark.parametrize("drop", [["args"], ["args", "raw_args"]])
 def test_getinfo_without_args_is_one_clean_error_in_the_getinfo_reply(python, drop):
     run = run_raw(python, getinfo_chunk(ARGS, drop=drop) + execute_chunk(GOOD, True))
