@@ -206,6 +206,7 @@ class RbaScoreCommand(StreamingCommand):
         assert scorer is not None
         template, score = scorer.template, scorer.score_text
         for record in records:
+            scorer.check_outputs(list(record))  # never overwrite an incoming field, as on the fast path
             record[self.score_field] = score
             record[self.message_field] = template.render_mapping(record)
             yield record

@@ -124,7 +124,7 @@ class ChunkScorer:
                 header = [name.replace(nul, "\x00") for name in header]
         width = len(header)
         message = self._message_function(header, fix)
-        self._check_outputs(header)
+        self.check_outputs(header)
         tail = [name for name in (self.score_field, self.message_field) if name not in header]
         head = head_text + "".join("," + _csv_cell(name) for name in tail + ["__mv_" + name for name in tail])
         pieces: List[bytes] = []
@@ -158,7 +158,7 @@ class ChunkScorer:
         self.records += count
         return pieces, count
 
-    def _check_outputs(self, header: List[str]) -> None:
+    def check_outputs(self, header: List[str]) -> None:
         """The command never overwrites a field that came in with the results, except its own output."""
         for option, name in (("score_field", self.score_field), ("message_field", self.message_field)):
             if name in header and name not in OWN_FIELDS:

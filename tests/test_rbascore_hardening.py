@@ -13,6 +13,7 @@ import pytest
 import rbascore_core
 from rbascore_support import (
     DOLLAR_STANDIN,
+    SCRIPT,
     SHIPPED_ARGS,
     assert_clean_error,
     chunk,
@@ -245,3 +246,15 @@ def test_no_normal_form_of_a_message_holds_a_dollar_from_the_data(python):
     for message in messages:
         for form in FORMS:
             assert "$" not in unicodedata.normalize(form, message), (form, message)
+
+
+def test_the_protocol_v1_record_path_does_not_overwrite_incoming_fields_either():
+    # splunklib runs stream() when the script gets argv (protocol v1); commands.conf says chunked = true, but the
+    # rule holds on that path too.
+    needs_splunklib()
+    argv = [sys.executable, str(SCRIPT), "__EXECUTE__", "impact=70", "confidence=70", "message=on"]
+    refused = subprocess.run(argv + ["score_field=dest"], input=b"\ndest\nh1\n", capture_output=True, timeout=60)
+    assert b"error_message=score_field=dest: the results already have a field of that name" in refused.stdout
+    assert b"h1" not in refused.stdout
+    allowed = subprocess.run(argv + ["score_field=s"], input=b"\ndest\nh1\n", capture_output=True, timeout=60)
+    assert allowed.stdout.endswith(b"h1,,49,,on,\r\n"), allowed.stdout
