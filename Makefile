@@ -10,7 +10,7 @@ PACKAGE    := dist/$(APP)-$(VERSION).tar.gz
 # The app's own files, copied to a folder named after the app id for slim (slim wants folder = app id).
 APP_FILES  := default bin lib lookups metadata app.manifest README.md LICENSE .slimignore
 
-.PHONY: all venv vendor package partition lint unit test run bench clean
+.PHONY: all venv vendor package partition lint unit test fuzz run bench clean
 
 all: package
 
@@ -65,6 +65,11 @@ unit: vendor
 
 test: lint package
 	$(PY) -m pytest
+
+# The rbascore protocol fuzz test with more examples per Python than `make test` runs (FUZZ_EXAMPLES=N).
+FUZZ_EXAMPLES ?= 300
+fuzz: vendor
+	RBASCORE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_rbascore_fuzz.py -q
 
 run: vendor
 	$(PY) -m localsearch run samples/

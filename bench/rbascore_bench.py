@@ -79,7 +79,7 @@ while True:
         def scored(row):
             parts = [lead]
             for index, literal in slots:
-                parts.append("" if index is None else row[index].replace("$", "\uff04"))
+                parts.append("" if index is None else row[index].replace("$", "\U0001f4b2"))
                 parts.append(literal)
             row += (score, "".join(parts), "", "")
             return row

@@ -9,8 +9,10 @@ Template rules (``message=``):
   around event data into a token that ES would expand).
 
 Values are neutralised before they are put in the message: ES expands ``$tokens$`` in a result's
-``risk_message`` a second time, so every ``$`` that comes from event data is replaced by U+FF04 FULLWIDTH
-DOLLAR SIGN (``＄``). It reads the same to an analyst but can never open or close an ES token.
+``risk_message`` a second time, so every ``$`` that comes from event data is replaced by U+1F4B2 HEAVY DOLLAR
+SIGN, which no Unicode normalisation (NFC, NFD, NFKC, NFKD) turns back into ``$``. The look-alikes that NFKC and
+NFKD do turn into ``$`` (U+FF04 FULLWIDTH and U+FE69 SMALL DOLLAR SIGN) are replaced the same way, so nothing
+between the command and ES's token expansion can make a ``$`` out of event data.
 """
 from __future__ import annotations
 
@@ -19,7 +21,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Mapping, Sequence, Union
 
-DOLLAR_STANDIN = "\uff04"  # FULLWIDTH DOLLAR SIGN: what a `$` from event data becomes in the message
+DOLLAR_STANDIN = "\U0001f4b2"  # HEAVY DOLLAR SIGN: what a `$` from event data becomes in the message
+# Characters that some Unicode normal form turns into `$` (every one, for Unicode 13 to 15.1: tested).
+DOLLAR_LOOKALIKES = "\uff04\ufe69"  # FULLWIDTH DOLLAR SIGN, SMALL DOLLAR SIGN
+MESSAGE_LIMIT = 1000  # characters of any message to splunkd (a search shows it in full)
+TEXT_LIMIT = 80  # characters of a user's value quoted in an error message
 MV_SEPARATOR = ", "  # how the values of a multivalue field are joined in the message
 
 # Fields the command must never write: they change what ES does with the result (REFERENCE: ES risk action,
@@ -33,6 +39,9 @@ RESERVED_OUTPUT_FIELDS = frozenset({
     "_time", "_raw",
 })
 
+_DOLLARS_RE = re.compile("[$" + DOLLAR_LOOKALIKES + "]")
+_LOOKALIKE_RE = re.compile("[" + DOLLAR_LOOKALIKES + "]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _NUMBER_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _FIELD_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]*")
 
@@ -43,6 +52,20 @@ class TemplateError(ValueError):
     """The message template cannot be used; the text says what and where."""
 
 
+def shown(text: str, limit: int = TEXT_LIMIT) -> str:
+    """A user's value quoted in an error message, cut to ``limit`` characters so the message stays short."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
+def clipped(text: str, limit: int) -> str:
+    """Any message text cut to about ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"... ({len(text):,} characters in all)"
+
+
 # ------------------------------------------------------------------------------------------------ score
 
 
@@ -50,13 +73,13 @@ def parse_percent(name: str, text: str) -> Decimal:
     """``impact``/``confidence`` value: a plain decimal number from 0 to 100."""
     stripped = text.strip()
     if not _NUMBER_RE.fullmatch(stripped):
-        raise ValueError(f"{name} must be a number from 0 to 100, not {text!r}")
+        raise ValueError(f"{name} must be a number from 0 to 100, not {shown(text)}")
     try:
         value = Decimal(stripped)
     except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-        raise ValueError(f"{name} must be a number from 0 to 100, not {text!r}") from None
+        raise ValueError(f"{name} must be a number from 0 to 100, not {shown(text)}") from None
     if not Decimal(0) <= value <= Decimal(100):
-        raise ValueError(f"{name} must be from 0 to 100, not {text}")
+        raise ValueError(f"{name} must be from 0 to 100, not {clipped(text, TEXT_LIMIT)}")
     return value
 
 
@@ -74,8 +97,12 @@ def format_score(score: Decimal) -> str:
 
 def validate_output_field(option: str, name: str) -> str:
     if not _FIELD_NAME_RE.fullmatch(name):
-        raise ValueError(f"{option} must be a field name (letters, digits, _ . : -), not {name!r}")
-    if name in RESERVED_OUTPUT_FIELDS or name.startswith("__mv_") or name.startswith("orig_"):
+        raise ValueError(f"{option} must be a field name (letters, digits, _ . : -), not {shown(name)}")
+    if name.startswith("_"):
+        # Splunk's internal fields (_time, _raw, _cd, _bkt, __mv_ twins, ...) all start with an underscore.
+        raise ValueError(f"{option}={clipped(name, TEXT_LIMIT)} would overwrite a Splunk internal field (a name "
+                         "starting with _)")
+    if name in RESERVED_OUTPUT_FIELDS or name.startswith("orig_"):
         raise ValueError(f"{option}={name} would overwrite a field that Splunk ES interprets")
     return name
 
@@ -115,6 +142,10 @@ class Template:
 def parse_template(template: str) -> Template:
     if template is None or template.strip() == "":
         raise TemplateError("message must not be empty")
+    bad = _SURROGATE_RE.search(template)
+    if bad:
+        raise TemplateError(f"message holds a lone surrogate (U+{ord(bad.group()):04X}) at position "
+                            f"{bad.start() + 1}: not text")
     literals: list[str] = []
     fields: list[str] = []
     current: list[str] = []
@@ -139,7 +170,8 @@ def parse_template(template: str) -> Template:
         name = template[j + 1:k]
         if not name.strip() or any(c.isspace() for c in name):
             raise TemplateError(
-                f"${name}$ at position {j + 1} of message is not a field token: write $$ for a literal $"
+                f"${clipped(name, TEXT_LIMIT)}$ at position {j + 1} of message is not a field token: "
+                "write $$ for a literal $"
             )
         literals.append("".join(current))
         current = []
@@ -166,8 +198,11 @@ def is_empty(value: Value) -> bool:
 
 
 def neutralise(text: str) -> str:
-    """Event data in a message: a `$` can never open or close an ES token."""
-    return text.replace("$", DOLLAR_STANDIN) if "$" in text else text
+    """Event data in a message: a `$` (or a character that normalises to `$`) can never open or close an ES
+    token. ``str.isascii`` is O(1) in CPython, so plain ASCII values cost one scan for `$`."""
+    if "$" in text or (not text.isascii() and _LOOKALIKE_RE.search(text)):
+        return _DOLLARS_RE.sub(DOLLAR_STANDIN, text)
+    return text
 
 
 def render_value(value: Value) -> str:
@@ -189,5 +224,6 @@ def decode_mv(encoded: str) -> list[str]:
 
 def describe_missing(counts: Mapping[str, int], total: int) -> str:
     """The once-per-search warning about template fields that rendered empty."""
-    parts = [f"{name} ({count} of {total} records)" for name, count in counts.items()]
-    return "rbascore: message fields missing or empty, rendered as empty text: " + ", ".join(parts)
+    parts = [f"{clipped(name, TEXT_LIMIT)} ({count} of {total} records)" for name, count in counts.items()]
+    return clipped("rbascore: message fields missing or empty, rendered as empty text: " + ", ".join(parts),
+                   MESSAGE_LIMIT)

@@ -14,6 +14,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Un
 
 import duckdb
 
+from . import confine
 from .conf import AppConfs
 from .lookups import read_lookup
 from .spl.commands import CustomCmd, Frame, LookupTable, spec_of
@@ -214,7 +215,10 @@ class SearchEngine:
             raise SplError(f"command {name}: no filename in {commands.where(stanza)}", pos)
         if (commands.get(stanza, "chunked") or "false").strip().lower() not in ("1", "true", "t", "yes", "y"):
             raise Unsupported(f"command {name}: protocol v1 (chunked is not true)", pos)
-        script = self.confs.app_dir / "bin" / filename
+        try:
+            script = confine.command_script(self.confs.app_dir / "bin", filename, commands.where(stanza))
+        except confine.OutsideApp as exc:
+            raise SplError(f"command {name}: {exc}", pos) from None
         if not filename.endswith(".py") or not script.is_file():
             raise SplError(f"command {name}: {script} does not exist or is not a Python script", pos)
         args = cmd.args

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import re
 
+from . import confine
 from .conf import AppConfs
 from .spl.commands import LookupTable
 from .spl.errors import SplError, Unsupported
@@ -31,7 +32,7 @@ def read_lookup(confs: AppConfs, name: str, pos: int) -> LookupTable:
             raise Unsupported(f"lookup {name}: min_matches/default_match", pos)
         where = transforms.where(st)
     elif name.endswith(".csv"):
-        filename, match_type, ci, max_matches, where = name, "", False, 100, "lookup file"
+        filename, match_type, ci, max_matches, where = name, "", False, 100, "in the search"
     else:
         raise SplError(f"lookup {name} is not defined in transforms.conf (default/ or local/) "
                        f"and is not a .csv file", pos)
@@ -44,7 +45,10 @@ def read_lookup(confs: AppConfs, name: str, pos: int) -> LookupTable:
             raise Unsupported(f"lookup {name}: match_type {kind}", pos)
     if not 1 <= max_matches <= 1000:
         raise SplError(f"lookup {name}: max_matches must be 1-1000 ({where})", pos)
-    path = lookups_dir / filename
+    try:
+        path = confine.lookup_file(lookups_dir, filename, where)
+    except confine.OutsideApp as exc:
+        raise SplError(f"lookup {name}: {exc}", pos) from None
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)

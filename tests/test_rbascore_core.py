@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from project import rendered_message
-from rbascore_support import FULLWIDTH_DOLLAR, SHIPPED_MESSAGE, es_expand
+from rbascore_support import DOLLAR_STANDIN, SHIPPED_MESSAGE, es_expand
 
 from rbascore_core import (
     TemplateError,
@@ -107,7 +107,7 @@ def test_dollar_from_event_data_cannot_become_an_es_token():
     record = {"process": "cmd /c echo $dest$ $user$", "dest": "$$x$$", "user": "root"}
     message = template.render_mapping(record)
     assert "$" not in message
-    assert message.count(FULLWIDTH_DOLLAR) == 8
+    assert message.count(DOLLAR_STANDIN) == 8
     # ES's second expansion leaves it unchanged: nothing in it looks like a token
     assert es_expand(message, {**record, "dest": "SHOULD-NOT-APPEAR"}) == message
 
@@ -117,7 +117,7 @@ def test_decode_mv_undoubles_dollars():
 
 
 @pytest.mark.parametrize("name", ["risk_object", "risk_object_type", "rule_title", "drilldown_search",
-                                  "__mv_x", "orig_sid", "bad name", ""])
+                                  "__mv_x", "orig_sid", "bad name", "", "_cd", "_bkt", "_time", "_anything"])
 def test_output_field_names_that_es_interprets_are_refused(name):
     with pytest.raises(ValueError):
         validate_output_field("score_field", name)
@@ -180,7 +180,7 @@ def test_multivalue_cells_are_decoded_for_the_message():
     pieces, _ = scorer("by $user$").process(body)
     out = list(csv.reader(io.StringIO(b"".join(pieces).decode(), newline="")))
     assert out[1][:2] == ["a\nb$", "$a$;$b$$$"]
-    assert out[1][3] == "by a, b" + FULLWIDTH_DOLLAR
+    assert out[1][3] == "by a, b" + DOLLAR_STANDIN
 
 
 def test_fields_absent_from_the_header_render_empty_and_are_counted():
@@ -221,3 +221,31 @@ def test_large_chunk_spans_several_output_pieces_without_loss():
     assert count == 10_000 and len(pieces) > 1
     out = list(csv.reader(io.StringIO(b"".join(pieces).decode(), newline="")))
     assert [r[3] for r in out[1:]] == [f"h{i}/p{i}" for i in range(10_000)]
+
+
+@pytest.mark.parametrize("score_field, message_field", [("dest", "risk_message"), ("risk_score", "user"),
+                                                         ("wmi_score", "dest")])
+def test_an_incoming_field_is_never_overwritten(score_field, message_field):
+    sc = scorer("on $dest$", score_field=score_field, message_field=message_field)
+    with pytest.raises(ChunkError, match="already have a field of that name"):
+        sc.process(b"dest,user,__mv_dest,__mv_user\nh1,u1,,\n")
+
+
+def test_nul_and_bytes_that_are_not_utf8_pass_through_in_process():
+    body = b"dest,note\nh\x00\xff1,\"a\x00,\xc3\"\nh2,\xe9\n"
+    pieces, count = scorer("on $dest$").process(body)
+    out = b"".join(pieces)
+    assert count == 2
+    assert out == (b"dest,note,risk_score,risk_message,__mv_risk_score,__mv_risk_message\r\n"
+                   b'h\x00\xff1,"a\x00,\xc3",49,on h\x00\xef\xbf\xbd1,,\r\nh2,\xe9,49,on h2,,\r\n')
+
+
+def test_look_alike_dollars_in_data_are_neutralised_too():
+    message = parse_template("$a$").render_mapping({"a": "\uff04x\ufe69 $"})
+    assert message == DOLLAR_STANDIN + "x" + DOLLAR_STANDIN + " " + DOLLAR_STANDIN
+
+
+def test_error_values_are_quoted_short():
+    with pytest.raises(ValueError) as error:
+        parse_percent("impact", "9" * 100_000)
+    assert len(str(error.value)) < 200 and "100,000 characters" in str(error.value)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rbascore_support import FULLWIDTH_DOLLAR, SCRIPT, es_expand, needs_splunklib
+from rbascore_support import DOLLAR_STANDIN, SCRIPT, es_expand, needs_splunklib
 
 from localsearch.chunked import ChunkedProcess, decode_body, encode_rows, getinfo_metadata
 from rbascore_core import parse_template
@@ -57,7 +57,7 @@ def shown(v) -> str:
         return ""
     if isinstance(v, list):
         v = ", ".join(x for x in v if x)
-    return v.replace("$", FULLWIDTH_DOLLAR)
+    return v.replace("$", DOLLAR_STANDIN)
 
 
 def oracle_message(pieces, record: dict) -> str:

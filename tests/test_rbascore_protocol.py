@@ -10,7 +10,7 @@ import pytest
 
 from project import rendered_message
 from rbascore_support import (
-    FULLWIDTH_DOLLAR,
+    DOLLAR_STANDIN,
     SCRIPT,
     SHIPPED_ARGS,
     needs_splunklib,
@@ -72,7 +72,7 @@ def expected_message(row: dict) -> str:
             return ""
         if isinstance(value, list):
             value = ", ".join(v for v in value if v)
-        return value.replace("$", FULLWIDTH_DOLLAR)
+        return value.replace("$", DOLLAR_STANDIN)
 
     return rendered_message({f: show(row.get(f)) for f in ("parent_process_name", "process_name", "dest")})
 
