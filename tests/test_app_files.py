@@ -47,7 +47,8 @@ def test_required_macros_are_as_escu_ships_them() -> None:
     macros = read_conf("macros.conf")
     for name in ("process_execution_via_wmi_filter", "process_execution_via_wmi_from_raw_sysmon_events_filter"):
         assert macros[name]["definition"] == "search *"
-        assert macros[name]["description"] == "Update this macro to limit the output results to filter out false positives."
+        assert macros[name]["description"] == (
+            "Update this macro to limit the output results to filter out false positives.")
     assert macros["security_content_ctime(1)"] == {
         "args": "field", "definition": 'convert timeformat="%Y-%m-%dT%H:%M:%S" ctime($field$)',
         "description": macros["security_content_ctime(1)"]["description"]}

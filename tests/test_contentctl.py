@@ -82,7 +82,8 @@ ALLOWED: Dict[str, Tuple[str, Callable[[str], object]]] = {
                "macro; contentctl content relies on ES rendering _risk_message", folded),
     "action.correlationsearch.annotations": (
         "derived_from records the ESCU/Sigma ids as references (contentctl has no field for it); "
-        "kill_chain_phases comes from ATT&CK enrichment, which is off offline", drop_keys(("derived_from", "kill_chain_phases"))),
+        "kill_chain_phases comes from ATT&CK enrichment, which is off offline",
+        drop_keys(("derived_from", "kill_chain_phases"))),
     "action.escu.mappings": ("kill_chain_phases comes from ATT&CK enrichment, off offline",
                              drop_keys(("kill_chain_phases",))),
     "action.correlationsearch.metadata": ("publish_time written as an integer, contentctl writes a float", metadata),
