@@ -200,3 +200,15 @@ def test_contentctl_refuses_a_filter_macro_not_named_by_its_rule(built: Path, tm
     assert run.returncode != 0
     assert re.search(r"EXACT filter macro\s+`process_execution_via_wmi_from_raw_sysmon_events_filter`",
                      run.stdout + run.stderr)
+
+
+def test_detection_attack_data_is_the_sysmon_part_of_the_samples() -> None:
+    """contentctl replays one source per test: its attack data is the Sysmon lines of samples/, unchanged."""
+    samples = (REPO_ROOT / "samples" / "wmi_process_execution.XmlWinEventLog.log").read_text(encoding="utf-8")
+    sysmon = [ln for ln in samples.splitlines() if "<Channel>Microsoft-Windows-Sysmon/Operational</Channel>" in ln]
+    data = (PROJECT / "attack_data" / "wmi_process_execution_sysmon.XmlWinEventLog.log").read_text(encoding="utf-8")
+    assert data.splitlines() == sysmon and len(sysmon) == 8
+    for yml in sorted((PROJECT / "detections").rglob("*.yml")):
+        text = yml.read_text(encoding="utf-8")
+        assert "data: attack_data/wmi_process_execution_sysmon.XmlWinEventLog.log" in text, yml.name
+        assert "source: XmlWinEventLog:Microsoft-Windows-Sysmon/Operational" in text, yml.name

@@ -199,8 +199,8 @@ def with_extra_children(tmp_path: Path, images: List[str]) -> Path:
     for n, image in enumerate(images):
         name = image.rsplit("\\", 1)[-1]
         line = template.replace("C:\\Windows\\System32\\cmd.exe", image)
-        line = re.sub(r"(<Data Name='CommandLine'>)[^<]*", lambda m: m.group(1) + f"{name} -Embedding", line)
-        line = re.sub(r"(<Data Name='ProcessId'>)\d+", lambda m: m.group(1) + str(7001 + n), line)
+        line = re.sub(r"(<Data Name='CommandLine'>)[^<]*", rf"\g<1>{name} -Embedding", line)
+        line = re.sub(r"(<Data Name='ProcessId'>)\d+", rf"\g<1>{7001 + n}", line)
         assert line != template
         extra.append(line)
     (folder / "samples.XmlWinEventLog.log").write_text("\n".join(lines + extra) + "\n", encoding="utf-8")
