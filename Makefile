@@ -8,9 +8,13 @@ SPLUNK_SDK := 2.1.1
 STAGE      := build/stage/$(APP)
 PACKAGE    := dist/$(APP)-$(VERSION).tar.gz
 # The app's own files, copied to a folder named after the app id for slim (slim wants folder = app id).
-APP_FILES  := default bin lib lookups metadata app.manifest README.md LICENSE .slimignore
+APP_FILES  := default bin lib lookups metadata app.manifest README.md CHANGELOG.md LICENSE .slimignore
+# Splunk's content builder runs in its own venv: it pins its own dependencies and needs Python 3.11 to 3.13.
+CC_PYTHON  ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || echo python3)
+CC_VENV    := .venv-contentctl
+CONTENTCTL := $(CC_VENV)/bin/contentctl
 
-.PHONY: all venv vendor package partition lint unit test fuzz run bench clean
+.PHONY: all venv vendor package partition contentctl lint unit test fuzz run bench clean
 
 all: package
 
@@ -36,7 +40,7 @@ build/vendor/splunk-sdk-%:
 
 # The package is rebuilt only when one of its inputs is newer than it.
 PACKAGE_INPUTS := $(shell find default bin lookups metadata -type f -not -path '*/__pycache__/*' -not -name '*.pyc' \
-                    2>/dev/null) app.manifest README.md LICENSE .slimignore
+                    2>/dev/null) app.manifest README.md CHANGELOG.md LICENSE .slimignore
 PARTITION  := dist/partitions/$(APP)-$(VERSION)-_search_heads.tar.gz
 
 package: $(PACKAGE) $(PARTITION)
@@ -63,7 +67,21 @@ lint: venv
 unit: vendor
 	$(PY) -m pytest -m "not slow" -q
 
-test: lint package
+# contentctl validate and build of contentctl/ (offline: contentctl.yml sets enrichments: false); the tests
+# compare the built stanzas with default/ (tests/test_contentctl.py).
+$(CC_VENV)/.installed: requirements-contentctl.txt
+	$(CC_PYTHON) -m venv $(CC_VENV)
+	$(CC_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CC_VENV)/bin/python -m pip install --quiet -r requirements-contentctl.txt
+	touch $@
+
+contentctl: $(CC_VENV)/.installed
+	rm -rf contentctl/dist && mkdir -p build
+	cd contentctl && ../$(CONTENTCTL) validate > ../build/contentctl.log 2>&1 || { cat ../build/contentctl.log; exit 1; }
+	cd contentctl && ../$(CONTENTCTL) build > ../build/contentctl.log 2>&1 || { cat ../build/contentctl.log; exit 1; }
+	@test -f contentctl/dist/DA_ESS_WmiProcessExecution/default/savedsearches.conf
+
+test: lint package contentctl
 	$(PY) -m pytest
 
 # The rbascore protocol fuzz test with more examples per Python than `make test` runs (FUZZ_EXAMPLES=N).
@@ -79,4 +97,4 @@ bench: vendor
 	$(PY) -m bench.localsearch_bench
 
 clean:
-	rm -rf build dist lib .pytest_cache .hypothesis .ruff_cache .mypy_cache
+	rm -rf build dist lib .pytest_cache .hypothesis .ruff_cache .mypy_cache contentctl/dist

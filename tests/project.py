@@ -73,11 +73,12 @@ SHIPPED_SEARCHES: Dict[str, str] = {name: _setting(name, "search") for name in C
 MAIN_RULE = next(n for n, s in SHIPPED_SEARCHES.items() if s.lstrip().startswith("| tstats"))
 SYSMON_RULE = next(n for n in CORRELATION_SEARCHES if n != MAIN_RULE)
 
-# The risk message ES shows (`action.risk.param._risk_message`) and the `rbascore` stage writing it.
+# The risk message ES shows (`action.risk.param._risk_message`) and the `rbascore` stage writing it (the stage
+# before the filter macro: its arguments run up to the next pipe outside double quotes).
 RISK_MESSAGE = _setting(MAIN_RULE, "action.risk.param._risk_message")
-_RBASCORE = re.search(r"\|\s*rbascore\s+(.*)\Z", SHIPPED_SEARCHES[MAIN_RULE], re.S)
+_RBASCORE = re.search(r'\|\s*rbascore\s+((?:[^|"]|"(?:[^"\\]|\\.)*")*)', SHIPPED_SEARCHES[MAIN_RULE], re.S)
 if _RBASCORE is None:
-    raise LookupError(f"[{MAIN_RULE}] does not end with `| rbascore ...`")
+    raise LookupError(f"[{MAIN_RULE}] has no `| rbascore ...` stage")
 RBASCORE_ARGS: List[str] = shlex.split(_RBASCORE.group(1))     # ["impact=70", "confidence=70", "message=..."]
 RBASCORE_OPTIONS: Dict[str, str] = dict(arg.split("=", 1) for arg in RBASCORE_ARGS)
 SHIPPED_MESSAGE = RBASCORE_OPTIONS["message"]       # the template rbascore renders (same text as RISK_MESSAGE)

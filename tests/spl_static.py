@@ -11,7 +11,8 @@ from typing import Optional
 
 CIM_MACROS = {"drop_dm_object_name": (["object"], "rename $object$.* AS *")}
 MACRO_CALL = re.compile(r"`([^`(]+)(?:\(([^`]*)\))?`")
-TOKEN = re.compile(r"\$([^$\s]+)\$")
+# `$field$`, or `$field|s$` with a token filter (|s quotes and escapes the value, |u, |h, |n as in Splunk).
+TOKEN = re.compile(r"\$([^$\s|]+)(?:\|[a-z])?\$")
 
 
 def macro_table(macros_conf: dict[str, dict[str, str]]) -> dict[str, tuple[list[str], str]]:

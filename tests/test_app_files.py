@@ -34,7 +34,7 @@ def test_parser_reports_duplicates_it_is_trusted_for(tmp_path) -> None:
 def test_app_identity_is_consistent() -> None:
     app = read_conf("app.conf")
     assert app["id"]["name"] == app["package"]["id"] == APP_ID
-    assert re.fullmatch(r"\d+\.\d+\.\d+", app["id"]["version"])
+    assert app["id"]["version"] == "1.1.0"
     assert app["launcher"]["version"] == app["id"]["version"]
     assert app["package"]["check_for_updates"] == "false"
     assert app["install"].get("is_configured", "false") in ("false", "0")
@@ -45,9 +45,10 @@ def test_app_identity_is_consistent() -> None:
 
 def test_required_macros_are_as_escu_ships_them() -> None:
     macros = read_conf("macros.conf")
-    assert macros["process_execution_via_wmi_filter"]["definition"] == "search *"
-    assert macros["process_execution_via_wmi_filter"]["description"] == (
-        "Update this macro to limit the output results to filter out false positives.")
+    for name in ("process_execution_via_wmi_filter", "process_execution_via_wmi_from_raw_sysmon_events_filter"):
+        assert macros[name]["definition"] == "search *"
+        assert macros[name]["description"] == (
+            "Update this macro to limit the output results to filter out false positives.")
     assert macros["security_content_ctime(1)"] == {
         "args": "field", "definition": 'convert timeformat="%Y-%m-%dT%H:%M:%S" ctime($field$)',
         "description": macros["security_content_ctime(1)"]["description"]}
@@ -58,33 +59,74 @@ def test_required_macros_are_as_escu_ships_them() -> None:
         assert keys.get("description"), f"macro {name} has no description for the analyst"
 
 
-def test_allowlist_lookup_matches_what_the_macro_asks_for() -> None:
-    transform = read_conf("transforms.conf")["wmi_process_execution_allowlist"]
+ALLOWLIST_COLUMNS = ["dest", "user", "process_name", "process", "reason"]
+
+
+def lookup_inputs(definition: str, lookup: str) -> list[str]:
+    return definition.split(f"lookup {lookup} ", 1)[1].split(" OUTPUT ")[0].split()
+
+
+def test_known_benign_lookup_is_app_owned_with_public_sources() -> None:
+    transform = read_conf("transforms.conf")["wmi_process_execution_known_benign"]
     with (REPO_ROOT / "lookups" / transform["filename"]).open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    assert rows[:1] == [["dest", "user", "process_name", "process", "reason"]]
-    assert len(rows) == 1, "the allowlist ships empty: tuning is the analyst's"
-    wildcard = re.findall(r"WILDCARD\((\w+)\)", transform["match_type"])
-    assert wildcard == rows[0][:4]
+        rows = list(csv.DictReader(handle))
+    assert {r["process_name"].lower() for r in rows} >= {"werfault.exe", "wmiprvse.exe", "dismhost.exe"}
+    for row in rows:
+        assert row["reason"] and re.search(r"SigmaHQ|ESCU", row["source"]), row
+    assert re.findall(r"WILDCARD\((\w+)\)", transform["match_type"]) == ["process_name", "process"]
     assert transform["case_sensitive_match"] == "false"
+    definition = read_conf("macros.conf")["process_execution_via_wmi_known_benign"]["definition"]
+    assert lookup_inputs(definition, "wmi_process_execution_known_benign") == ["process_name", "process"]
+
+
+def test_analyst_allowlist_is_defined_but_never_shipped() -> None:
+    """An upgrade cannot replace a file the package does not contain (README "Tuning")."""
+    transform = read_conf("transforms.conf")["wmi_process_execution_allowlist"]
+    assert not (REPO_ROOT / "lookups" / transform["filename"]).exists()
+    wildcard = re.findall(r"WILDCARD\((\w+)\)", transform["match_type"])
+    assert wildcard == ALLOWLIST_COLUMNS[:4]
+    assert transform["case_sensitive_match"] == "false"
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert ",".join(ALLOWLIST_COLUMNS) in readme, "README gives the allowlist's header row"
+
+
+def test_allowlist_macro_applies_both_lists() -> None:
     definition = read_conf("macros.conf")["process_execution_via_wmi_allowlist"]["definition"]
-    inputs = definition.split("lookup wmi_process_execution_allowlist ", 1)[1].split(" OUTPUT ")[0].split()
-    assert inputs == rows[0][:4]
-    assert "OUTPUT reason AS allowlist_reason | where isnull(allowlist_reason)" in definition
+    assert lookup_inputs(definition, "wmi_process_execution_known_benign") == ["process_name", "process"]
+    assert lookup_inputs(definition, "wmi_process_execution_allowlist") == ALLOWLIST_COLUMNS[:4]
+    assert "where isnull(known_benign_reason) AND isnull(allowlist_reason)" in definition
+    assert definition.endswith("| fields - known_benign_reason allowlist_reason")
+
+
+def test_both_lists_stay_opt_in() -> None:
+    macros = read_conf("macros.conf")
+    for name in ("process_execution_via_wmi_filter", "process_execution_via_wmi_from_raw_sysmon_events_filter"):
+        assert macros[name]["definition"] == "search *", name
 
 
 def test_metadata_shares_everything_with_the_system() -> None:
     meta = read_conf("default.meta", folder="metadata")
-    assert meta[""] == {"access": "read : [ * ], write : [ admin, sc_admin ]", "export": "system"}
-    for stanza in ("savedsearches", "macros", "commands", "lookups", "transforms"):
+    # ess_admin is ES's own admin role, sc_admin Splunk Cloud's: both tune content in ES
+    assert meta[""] == {"access": "read : [ * ], write : [ admin, sc_admin, ess_admin ]", "export": "system"}
+    for stanza in ("savedsearches", "macros", "commands", "lookups", "transforms", "analyticstories"):
         assert meta[stanza]["export"] == "system", stanza
-    assert meta["savedsearches"]["owner"] == "admin"
+    # app-level ownership: no user account whose removal would orphan the scheduled searches
+    assert meta["savedsearches"]["owner"] == "nobody"
+    assert not any("owner" in keys for stanza, keys in meta.items() if stanza != "savedsearches")
+
+
+def test_changelog_has_the_release() -> None:
+    version = read_conf("app.conf")["id"]["version"]
+    changelog = (REPO_ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"## {version}\n" in changelog
+    manifest = json.loads((REPO_ROOT / "app.manifest").read_text(encoding="utf-8"))
+    assert manifest["info"]["releaseNotes"]["text"] == "CHANGELOG.md"
 
 
 def test_slimignore_keeps_everything_but_the_app_out_of_the_package() -> None:
     ignored = {line.strip() for line in (REPO_ROOT / ".slimignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
-    app_parts = {"default", "bin", "lib", "lookups", "metadata", "README.md", "LICENSE", "app.manifest"}
+    app_parts = {"default", "bin", "lib", "lookups", "metadata", "README.md", "CHANGELOG.md", "LICENSE", "app.manifest"}
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     top = {path.split("/")[0] for path in tracked.stdout.split()}
     assert top, "not a git checkout"

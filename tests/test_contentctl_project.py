@@ -1,5 +1,6 @@
 """The contentctl project's detections (contentctl/detections/**/*.yml), tested offline as contentctl tests
-them (localsearch.contentctl): each test's attack data, named by URL, is read from the shared datasets."""
+them (localsearch.contentctl). Their attack data is the app's sample events, named by a path relative to the
+project folder (contentctl runs there and resolves a file path from it), so the data folder is contentctl/."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,7 @@ import pytest
 
 from localsearch.spec import load_spec
 from localsearch.testing import describe, run_case
-from project import DATASETS, REPO, datasets_missing
+from project import REPO
 
 DETECTIONS = sorted((REPO / "contentctl" / "detections").rglob("*.yml"))
 
@@ -16,10 +17,7 @@ DETECTIONS = sorted((REPO / "contentctl" / "detections").rglob("*.yml"))
 @pytest.mark.skipif(not DETECTIONS, reason="no contentctl project (contentctl/detections/) in the repository")
 @pytest.mark.parametrize("path", DETECTIONS, ids=[p.stem for p in DETECTIONS])
 def test_contentctl_detection(path: Path) -> None:
-    missing = datasets_missing()
-    if missing:
-        pytest.skip(missing)
-    cases = load_spec(path, data_dir=DATASETS)
+    cases = load_spec(path, data_dir=REPO / "contentctl")
     assert cases, f"{path}: no tests"
     results = [r for case in cases for r in run_case(case, REPO)]
     bad = [describe(r) for r in results if r.status not in ("PASS", "SKIP")]

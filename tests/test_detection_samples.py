@@ -60,6 +60,13 @@ def children(sysmon_only: bool = False, drop_system: bool = False) -> Counter:
     return found
 
 
+PROCESS_FIELDS = ["action", "dest", "original_file_name", "parent_process", "parent_process_exec",
+                  "parent_process_guid", "parent_process_id", "parent_process_name", "parent_process_path",
+                  "process", "process_exec", "process_guid", "process_hash", "process_id",
+                  "process_integrity_level", "process_name", "process_path", "user", "user_id", "vendor_product"]
+ALLOWLIST_HEADER = "dest,user,process_name,process,reason"
+
+
 def run_cli(*args: str, app: Path = REPO) -> Tuple[int, List[dict], str]:
     proc = localsearch("run", str(SAMPLES), "--app-dir", str(app), "--format", "jsonl", *args, timeout=300)
     assert proc.stdout == "" or proc.stdout.endswith("\n")
@@ -79,6 +86,17 @@ def test_correlation_search_on_samples() -> None:
     for r in results:
         assert r["risk_score"] == "49"
         assert r["risk_message"] == rendered_message(r)
+        # the message names child, parent, host and user, and no WMI client
+        assert r["risk_message"] == (f"{r['parent_process_name']} (WMI provider host) started {r['process_name']} "
+                                     f"on host {r['dest']} as user {r['user']}")
+        # ESCU's full Processes field set, every field a result (empty ones as "null", fillnull_value)
+        assert set(PROCESS_FIELDS) <= set(r), sorted(set(PROCESS_FIELDS) - set(r))
+        assert r["parent_process_name"] == r["parent_process_exec"] == "WmiPrvSE.exe"
+        assert r["action"] == "allowed" and r["process_path"].lower().endswith("\\" + r["process_name"].lower())
+        if r["vendor_product"] == "Microsoft Sysmon":
+            for field in ("process_guid", "parent_process_guid", "process_hash", "process_integrity_level"):
+                assert r[field] not in ("", "null"), (field, r)
+    assert {r["vendor_product"] for r in results} == {"Microsoft Sysmon", "Microsoft Windows"}
     assert "events read: 10" in err and "process events mapped (Endpoint.Processes): 9" in err
 
 
@@ -122,7 +140,8 @@ def copy_app(tmp_path: Path) -> Path:
 def test_allowlist_lookup_removes_the_benign_case(tmp_path: Path) -> None:
     app = copy_app(tmp_path)
     csv_path = app / "lookups" / "wmi_process_execution_allowlist.csv"
-    header = csv_path.read_text(encoding="utf-8").splitlines()[0]
+    assert not csv_path.exists(), "the app never ships the analyst's allowlist"
+    header = ALLOWLIST_HEADER
     # wildcards and other casing than the events: matching is wildcard and case-insensitive
     row = 'WKS-FIN-07*,corp\\SVC_MONITOR,AGENT.EXE,"""C:\\Program Files\\Monitoring\\agent.exe"" --collect*",monitoring inventory (CHG-1234)'
     csv_path.write_text(header + "\n" + row + "\n", encoding="utf-8")
@@ -134,7 +153,7 @@ def test_allowlist_lookup_removes_the_benign_case(tmp_path: Path) -> None:
     expected = children()
     del expected[BENIGN]
     assert keys(results) == expected
-    assert all("allowlist_reason" not in r for r in results)
+    assert all("allowlist_reason" not in r and "known_benign_reason" not in r for r in results)
     # without the opt-in the same copy still reports the benign case
     shutil.rmtree(app / "local")
     code, results, err = run_cli(app=app)
@@ -156,3 +175,55 @@ def test_readme_allowlist_example_row(tmp_path: Path) -> None:
     assert code == 0, err
     assert BENIGN not in keys(results)
     assert sum(keys(results).values()) == sum(children().values()) - 1
+
+
+def test_allowlist_macro_without_the_analysts_file_stops_with_a_clear_error(tmp_path: Path) -> None:
+    """As in Splunk, a lookup whose file does not exist is an error, not an empty list: create the allowlist
+    before pointing a filter macro at the allowlist macro (README "Tuning")."""
+    app = copy_app(tmp_path)
+    (app / "local").mkdir()
+    (app / "local" / "macros.conf").write_text(
+        "[process_execution_via_wmi_filter]\ndefinition = `process_execution_via_wmi_allowlist`\n")
+    code, results, err = run_cli(app=app)
+    assert code == 1 and results == []
+    assert "wmi_process_execution_allowlist" in err and "No such file" in err
+
+
+def with_extra_children(tmp_path: Path, images: List[str]) -> Path:
+    """The bundled samples plus copies of sample #4 (wmiexec-style cmd.exe) with another child image each."""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    lines = [ln for p in sorted(SAMPLES.glob("*.log")) for ln in p.read_text(encoding="utf-8").splitlines() if ln]
+    template = next(ln for ln in lines if "whoami /all" in ln)
+    extra = []
+    for n, image in enumerate(images):
+        name = image.rsplit("\\", 1)[-1]
+        line = template.replace("C:\\Windows\\System32\\cmd.exe", image)
+        line = re.sub(r"(<Data Name='CommandLine'>)[^<]*", rf"\g<1>{name} -Embedding", line)
+        line = re.sub(r"(<Data Name='ProcessId'>)\d+", rf"\g<1>{7001 + n}", line)
+        assert line != template
+        extra.append(line)
+    (folder / "samples.XmlWinEventLog.log").write_text("\n".join(lines + extra) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_known_benign_macro_drops_the_listed_children_only(tmp_path: Path) -> None:
+    events = with_extra_children(tmp_path, ["C:\\Windows\\System32\\WerFault.exe",
+                                            "C:\\Windows\\System32\\Dism\\DismHost.exe",
+                                            "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe"])
+    local = tmp_path / "local"
+    local.mkdir()
+
+    def run(definition: str) -> Counter:
+        (local / "macros.conf").write_text(f"[process_execution_via_wmi_filter]\ndefinition = {definition}\n")
+        proc = localsearch("run", str(events), "--app-dir", str(REPO), "--local-dir", str(local),
+                           "--format", "jsonl", timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return keys([json.loads(line) for line in proc.stdout.splitlines()])
+
+    untuned = run("search *")
+    benign = {("wks-fin-07.corp.example", n) for n in ("werfault.exe", "dismhost.exe", "wmiprvse.exe")}
+    assert benign <= set(untuned) and sum(untuned.values()) == sum(children().values()) + 3
+    tuned = run("`process_execution_via_wmi_known_benign`")
+    assert not benign & set(tuned)
+    assert tuned == children()          # every other child, the benign monitoring agent included, stays

@@ -17,9 +17,11 @@ from app_files import APP_ID, REPO_ROOT, read_conf
 pytestmark = pytest.mark.slow
 APPINSPECT = Path(sys.executable).with_name("splunk-appinspect")
 REQUIRED = ["default/app.conf", "default/savedsearches.conf", "default/macros.conf", "default/transforms.conf",
-            "default/commands.conf", "default/searchbnf.conf", "bin/rbascore.py",
-            "lib/splunklib/searchcommands/__init__.py", "lookups/wmi_process_execution_allowlist.csv",
-            "metadata/default.meta", "app.manifest", "README.md", "LICENSE"]
+            "default/commands.conf", "default/searchbnf.conf", "default/analyticstories.conf", "default/server.conf",
+            "bin/rbascore.py", "lib/splunklib/searchcommands/__init__.py",
+            f"lookups/{read_conf('transforms.conf')['wmi_process_execution_known_benign']['filename']}",
+            "metadata/default.meta", "app.manifest", "README.md", "CHANGELOG.md", "LICENSE"]
+ALLOWLIST = f"lookups/{read_conf('transforms.conf')['wmi_process_execution_allowlist']['filename']}"
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +46,29 @@ def test_package_holds_the_app_and_nothing_else(package: Path) -> None:
         parts = rel.split("/")
         assert not any(p.startswith(".") for p in parts if p), f"dotfile {rel}"
         assert not rel.endswith(".pyc") and "__pycache__" not in parts, rel
-        assert parts[0] not in {"local", "localsearch", "tests", "bench", "samples", "build", "dist"}, rel
+        assert parts[0] not in {"local", "localsearch", "tests", "bench", "samples", "build", "dist", "contentctl"}, rel
         assert member.mode & stat.S_IWUSR, f"{rel} not writable by owner"
         if member.isfile() and parts[0] != "bin":
             assert not member.mode & 0o111, f"{rel} is executable outside bin/"
         assert member.issym() is False, f"{rel} is a link"
+    assert ALLOWLIST not in inside, "the analyst's allowlist must never be in the package"
+
+
+def test_upgrade_over_an_installed_copy_keeps_the_analysts_allowlist(package: Path, tmp_path: Path) -> None:
+    """Installing a package over an app folder (Splunk: Install app from file, "Upgrade app") writes the package's
+    files; the allowlist and local/ are not among them."""
+    installed = tmp_path / APP_ID
+    (installed / "lookups").mkdir(parents=True)
+    (installed / "local").mkdir()
+    rows = "dest,user,process_name,process,reason\n*,CORP\\svc_monitor,agent.exe,*,monitoring (CHG-1)\n"
+    (installed / ALLOWLIST).write_text(rows, encoding="utf-8")
+    (installed / "local" / "macros.conf").write_text(
+        "[process_execution_via_wmi_filter]\ndefinition = `process_execution_via_wmi_allowlist`\n", encoding="utf-8")
+    with tarfile.open(package) as tar:
+        tar.extractall(tmp_path, filter="data")
+    assert (installed / ALLOWLIST).read_text(encoding="utf-8") == rows
+    assert "process_execution_via_wmi_allowlist" in (installed / "local" / "macros.conf").read_text(encoding="utf-8")
+    assert (installed / REQUIRED[-1]).is_file() and (installed / "default" / "analyticstories.conf").is_file()
 
 
 def test_partition_builds_a_search_head_package(package: Path) -> None:

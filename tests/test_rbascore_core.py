@@ -57,16 +57,17 @@ def test_percent_bounds_are_inclusive():
 
 def test_shipped_template_parses_into_literals_and_tokens():
     template = parse_template(SHIPPED_MESSAGE)
-    assert template.fields == ("parent_process_name", "process_name", "dest")
+    assert template.fields == ("parent_process_name", "process_name", "dest", "user")
     assert template.literals[0] == SHIPPED_MESSAGE.split("$")[0]
     assert template.literals[-1] == ""
 
 
 def test_render_fills_tokens_from_the_record():
     template = parse_template(SHIPPED_MESSAGE)
-    record = {"parent_process_name": "WmiPrvSE.exe", "process_name": "cmd.exe", "dest": "wks-01"}
+    record = {"parent_process_name": "WmiPrvSE.exe", "process_name": "cmd.exe", "dest": "wks-01",
+              "user": "CORP\\jo"}
     assert template.render_mapping(record) == rendered_message(record)
-    assert "by WmiPrvSE.exe spawned cmd.exe on host wks-01" in rendered_message(record)
+    assert "WmiPrvSE.exe (WMI provider host) started cmd.exe on host wks-01 as user CORP\\jo" == rendered_message(record)
 
 
 def test_double_dollar_is_a_literal_dollar():
@@ -171,7 +172,7 @@ def test_fast_path_output_parses_to_input_plus_score_and_message():
     assert out[1][5] == rendered_message({"parent_process_name": "WmiPrvSE.exe", "process_name": "cmd.exe",
                                           "dest": "wks-1"})
     assert out[2][5] == rendered_message({"process_name": "ps.exe"})
-    assert sc.missing_counts == {"parent_process_name": 1, "process_name": 0, "dest": 1}
+    assert sc.missing_counts == {"parent_process_name": 1, "process_name": 0, "dest": 1, "user": 2}
     assert sc.records == 2
 
 

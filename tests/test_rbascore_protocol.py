@@ -74,7 +74,7 @@ def expected_message(row: dict) -> str:
             value = ", ".join(v for v in value if v)
         return value.replace("$", DOLLAR_STANDIN)
 
-    return rendered_message({f: show(row.get(f)) for f in ("parent_process_name", "process_name", "dest")})
+    return rendered_message({f: show(row.get(f)) for f in ("parent_process_name", "process_name", "dest", "user")})
 
 
 @pytest.mark.parametrize("chunk_size", [3, 50_000])
