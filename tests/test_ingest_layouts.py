@@ -1,0 +1,165 @@
+"""JSON layouts of other shippers: each rendering of the shared OTRF datasets gives the detections of the original.
+
+The renderings are made at test time from the shared files by tests/layout_renderings.py (each transformation
+is described there, with the shipper code it follows); nothing derived is committed. Both shipped searches run
+through the CLI as users run them; the summary must name each file's detected layout.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import duckdb
+import pytest
+
+from layout_renderings import RENDERINGS, records, render_file
+from localsearch.ingest import load_events
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = REPO.parent / "shared" / "datasets"
+OTRF = DATASETS / "otrf"
+MAIN = "Endpoint - Process Execution via WMI - Rule"
+SIGMA = "Endpoint - Process Execution via WMI from Raw Sysmon Events - Rule"
+
+pytestmark = pytest.mark.skipif(not OTRF.is_dir(), reason=f"shared datasets not present at {DATASETS}")
+
+# layout -> the format name the summary must show
+FORMAT = {"nxlog": "jsonl-nxlog", "winlogbeat6": "jsonl-winlogbeat6", "winlogbeat8": "jsonl-winlogbeat",
+          "ecs_module": "jsonl-ecs", "elastic_agent": "jsonl-elastic-agent"}
+# renderings whose _time differs from OTRF's export-time @timestamp (see layout_renderings): compare without times
+RETIMED = {"nxlog", "ecs_module", "elastic_agent"}
+TIME_FIELDS = {"firstTime", "lastTime", "_time"}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "localsearch", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def rows(folder: Path, search: str, drop_times: bool) -> Tuple[List[str], str]:
+    proc = cli("run", str(folder), "--search", search, "--format", "jsonl")
+    assert proc.returncode == 0, proc.stderr
+    out = []
+    for line in proc.stdout.splitlines():
+        d = json.loads(line)
+        if drop_times:
+            d = {k: v for k, v in d.items() if k not in TIME_FIELDS}
+        out.append(json.dumps(d, sort_keys=True))
+    return sorted(out), proc.stderr
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Dict[str, Path]:
+    out = {}
+    for layout in RENDERINGS:
+        d = tmp_path_factory.mktemp(layout)
+        for src in sorted(OTRF.glob("*.json")):
+            render_file(src, d / src.name, layout)
+        out[layout] = d
+    return out
+
+
+@pytest.mark.parametrize("layout", sorted(RENDERINGS))
+@pytest.mark.parametrize("search", [MAIN, SIGMA])
+def test_rendering_gives_the_original_detections(rendered, layout: str, search: str) -> None:
+    want, _ = rows(OTRF, search, layout in RETIMED)
+    got, summary = rows(rendered[layout], search, layout in RETIMED)
+    assert len(want) == 6 if search == MAIN else len(want) >= 3
+    assert got == want
+    for src in sorted(OTRF.glob("*.json")):
+        assert f"{src.name} [{FORMAT[layout]}]" in summary, summary
+
+
+@pytest.mark.parametrize("layout", sorted(RENDERINGS))
+def test_rendering_maps_every_process_creation(rendered, layout: str) -> None:
+    """Record counts and the data model rows, field by field, equal the original's (bar _time)."""
+    con0, con1 = duckdb.connect(), duckdb.connect()
+    r0 = load_events([OTRF], con0, raw_events=False)
+    r1 = load_events([rendered[layout]], con1, raw_events=False)
+    assert (r1.events, r1.processes) == (r0.events, r0.processes) == (3180, 42)
+    q = "SELECT * EXCLUDE (_time) FROM processes ORDER BY dest, process_guid, process_id, process_path"
+    assert con1.execute(q).fetchall() == con0.execute(q).fetchall()
+
+
+def test_winlogbeat6_was_silently_unmapped(tmp_path: Path) -> None:
+    """The reported bug: Winlogbeat 6.x records (top-level event_data, no winlog object) mapped 0 of 22."""
+    src = OTRF / "covenant_wmi_wbemcomn_dll_hijack_2020-10-09173318.process_creation_subset.json"
+    f = render_file(src, tmp_path / "wlb6.json", "winlogbeat6")
+    con = duckdb.connect()
+    r = load_events([f], con)
+    assert r.processes == 26
+    assert r.files[0].format == "jsonl-winlogbeat6"
+    assert con.execute("SELECT count(*) FROM processes WHERE parent_process_name ILIKE 'wmiprvse.exe'").fetchone()[0] == 2
+
+
+def test_ecs_parent_fields_come_from_process_parent(tmp_path: Path) -> None:
+    """The reported bug: ECS documents whose winlog.event_data lost ParentImage etc. mapped with empty parents."""
+    src = OTRF / "covenant_wmi_wbemcomn_dll_hijack_2020-10-09173318.process_creation_subset.json"
+    f = render_file(src, tmp_path / "ecs.json", "ecs_module")
+    con = duckdb.connect()
+    r = load_events([f], con)
+    assert r.processes == 26
+    assert con.execute("SELECT count(*) FROM processes WHERE parent_process_path IS NULL").fetchone()[0] == 0
+    assert r.files[0].format == "jsonl-ecs"
+    got = con.execute("SELECT count(*) FROM processes WHERE parent_process_name ILIKE 'wmiprvse.exe'").fetchone()[0]
+    assert got == 2
+
+
+def test_elastic_golden_sysmon_process_create_document(tmp_path: Path) -> None:
+    """The shape of elastic/beats' own golden output for Sysmon 1 with the sysmon module
+    (x-pack/winlogbeat/module/sysmon/test/testdata/sysmon-12-processcreate.evtx.golden.json; fields as there,
+    values shortened): Image, CommandLine, ParentImage, User, ... exist only as ECS fields."""
+    doc = {
+        "@timestamp": "2020-10-27T20:00:14.32Z",
+        "event": {"category": ["process"], "code": 1, "kind": "event", "module": "sysmon",
+                  "provider": "Microsoft-Windows-Sysmon", "type": ["start", "process_start"]},
+        "host": {"name": "vagrant"}, "log": {"level": "information"},
+        "process": {"args": ["C:\\Windows\\system32\\notepad.exe"],
+                    "command_line": "\"C:\\Windows\\system32\\notepad.exe\" ",
+                    "entity_id": "{9F32B55F-7C4E-5F98-5803-000000000500}",
+                    "executable": "C:\\Windows\\System32\\notepad.exe",
+                    "hash": {"sha1": "b6d237154f2e528f0b503b58b025862d66b02b73"}, "name": "notepad.exe",
+                    "parent": {"args": ["C:\\Windows\\Explorer.EXE"], "command_line": "C:\\Windows\\Explorer.EXE",
+                               "entity_id": "{9F32B55F-6FDF-5F98-7000-000000000500}",
+                               "executable": "C:\\Windows\\explorer.exe", "name": "explorer.exe", "pid": 4212},
+                    "pe": {"original_file_name": "NOTEPAD.EXE"}, "pid": 3616,
+                    "working_directory": "C:\\Users\\vagrant\\"},
+        "user": {"domain": "VAGRANT", "name": "vagrant"},
+        "winlog": {"api": "wineventlog", "channel": "Microsoft-Windows-Sysmon/Operational", "computer_name": "vagrant",
+                   "event_data": {"IntegrityLevel": "Medium", "LogonId": "0x2c9e7", "RuleName": "-",
+                                  "TerminalSessionId": "1"},
+                   "event_id": 1, "process": {"pid": 7144, "thread": {"id": 6876}},
+                   "provider_guid": "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}",
+                   "provider_name": "Microsoft-Windows-Sysmon", "record_id": 20, "user": {"identifier": "S-1-5-18"},
+                   "version": 5},
+    }
+    f = tmp_path / "golden.json"
+    f.write_text(json.dumps(doc) + "\n")
+    con = duckdb.connect()
+    r = load_events([f], con)
+    assert r.files[0].format == "jsonl-ecs" and r.processes == 1
+    row = con.execute("SELECT dest, user, process, process_name, process_path, process_id, process_guid, "
+                      "parent_process, parent_process_name, parent_process_path, parent_process_id, "
+                      "parent_process_guid, original_file_name, process_current_directory, "
+                      "process_integrity_level FROM processes").fetchone()
+    assert row == ("vagrant", "VAGRANT\\vagrant", "\"C:\\Windows\\system32\\notepad.exe\" ", "notepad.exe",
+                   "C:\\Windows\\System32\\notepad.exe", "3616", "{9F32B55F-7C4E-5F98-5803-000000000500}",
+                   "C:\\Windows\\Explorer.EXE", "explorer.exe", "C:\\Windows\\explorer.exe", "4212",
+                   "{9F32B55F-6FDF-5F98-7000-000000000500}", "NOTEPAD.EXE", "C:\\Users\\vagrant\\", "Medium")
+
+
+def test_layouts_of_each_record_in_one_file(tmp_path: Path) -> None:
+    """A file mixing layouts (one record per rendering) maps every record; the format names them all."""
+    src = OTRF / "covenant_wmi_wbemcomn_dll_hijack_2020-10-09173318.process_creation_subset.json"
+    recs = list(records(src))[:5]
+    f = tmp_path / "mixed.json"
+    f.write_text("".join(json.dumps(fn(r)) + "\n" for r, fn in zip(recs, RENDERINGS.values())))
+    con = duckdb.connect()
+    r = load_events([f], con, raw_events=False)
+    assert r.processes == 5
+    assert r.files[0].format.startswith("jsonl-")

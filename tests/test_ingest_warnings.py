@@ -1,0 +1,105 @@
+"""Warnings that are true: process creations in a layout the runner does not know, and the raw variant's
+missing-field warnings (the same with and without the prefilter, and none on ordinary negative data)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import duckdb
+import pytest
+
+from localsearch.ingest import load_events
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = REPO.parent / "shared" / "datasets"
+MAIN = "Endpoint - Process Execution via WMI - Rule"
+SIGMA = "Endpoint - Process Execution via WMI from Raw Sysmon Events - Rule"
+needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"shared datasets not present at {DATASETS}")
+
+
+def cli(paths: List[Path], search: str, prefilter: bool) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("LOCALSEARCH_NO_PREFILTER", None)
+    if not prefilter:
+        env["LOCALSEARCH_NO_PREFILTER"] = "1"
+    return subprocess.run([sys.executable, "-m", "localsearch", "run", *map(str, paths), "--search", search,
+                           "--format", "jsonl"], cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+
+
+def warnings_of(stderr: str) -> List[str]:
+    return [line for line in stderr.splitlines() if line.startswith("warning:")]
+
+
+@needs_data
+@pytest.mark.parametrize("name", sorted(p.name for p in (DATASETS / "otrf-negatives").glob("*.json"))
+                         if (DATASETS / "otrf-negatives").is_dir() else [])
+def test_no_warning_noise_on_negatives(name: str) -> None:
+    """Every negative file holds Sysmon events with ParentImage, LogonId and User: no field is missing, with or
+    without the prefilter (the reported bug: the prefiltered run warned on most of them)."""
+    f = DATASETS / "otrf-negatives" / name
+    on, off = cli([f], SIGMA, True), cli([f], SIGMA, False)
+    assert on.returncode == 0 and off.returncode == 0, (on.stderr, off.stderr)
+    assert on.stdout == off.stdout == ""
+    assert warnings_of(on.stderr) == warnings_of(off.stderr) == []
+
+
+@needs_data
+def test_missing_field_warning_is_the_same_with_and_without_prefilter() -> None:
+    """Security-only data holds no Sysmon field: the raw Sysmon variant cannot match, and says so either way."""
+    f = DATASETS / "mdecrevoisier" / "ID4688_5140_5145-WMIexec_execution_via_SMB_GLOBAL.evtx"
+    on, off = cli([f], SIGMA, True), cli([f], SIGMA, False)
+    assert on.returncode == 0 and off.returncode == 0
+    w = warnings_of(on.stderr)
+    assert w == warnings_of(off.stderr)
+    assert "warning: field ParentImage does not exist in the loaded events: conditions on it match nothing" in w
+
+
+def test_field_in_a_non_candidate_event_is_not_missing(tmp_path: Path) -> None:
+    """LogonId exists only in an event that cannot match: it exists in the input, so no warning either way."""
+    f = tmp_path / "e.json"
+    base = {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": "C:\\a.exe",
+            "@timestamp": "2024-01-01T00:00:00Z"}
+    f.write_text(json.dumps(dict(base, ParentImage="C:\\x\\WmiPrvSE.exe")) + "\n"
+                 + json.dumps(dict(base, ParentImage="C:\\x\\other.exe", LogonId="0x3e7")) + "\n", encoding="utf-8")
+    on, off = cli([f], SIGMA, True), cli([f], SIGMA, False)
+    assert on.returncode == 0 and off.returncode == 0 and on.stdout == off.stdout and on.stdout
+    assert warnings_of(on.stderr) == warnings_of(off.stderr)
+    assert not any("LogonId" in w for w in warnings_of(on.stderr))
+    assert any("field User does not exist in the loaded events" in w for w in warnings_of(on.stderr))
+
+
+def _unknown(report) -> List[str]:
+    return [w for w in report.warnings if "layout the runner does not know" in w]
+
+
+def test_process_creations_in_an_unknown_flat_layout_are_warned_about(tmp_path: Path) -> None:
+    f = tmp_path / "nochannel.json"    # Sysmon 1 fields, but no Channel: no source can be recognised
+    f.write_text(json.dumps({"EventID": 1, "Computer": "W1", "Image": "C:\\Windows\\System32\\cmd.exe",
+                             "ParentImage": "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe"}) + "\n")
+    r = load_events([f], duckdb.connect())
+    assert r.processes == 0
+    w = _unknown(r)
+    assert len(w) == 1 and str(f) in w[0] and "1 records" in w[0]
+
+
+def test_process_creations_in_an_unknown_nested_layout_are_warned_about(tmp_path: Path) -> None:
+    f = tmp_path / "beat.json"         # winlog shape without a channel
+    f.write_text(json.dumps({"@timestamp": "2024-01-01T00:00:00Z",
+                             "winlog": {"event_id": 4688, "event_data": {"NewProcessName": "C:\\x.exe"}}}) + "\n"
+                 + json.dumps({"@timestamp": "2024-01-01T00:00:00Z",
+                               "winlog": {"event_id": 4688, "channel": "Security",
+                                          "event_data": {"NewProcessName": "C:\\y.exe"}}}) + "\n")
+    r = load_events([f], duckdb.connect(), raw_events=False)
+    assert r.processes == 1
+    w = _unknown(r)
+    assert len(w) == 1 and "1 records" in w[0]
+
+
+@needs_data
+def test_no_unknown_layout_warning_on_the_shared_datasets() -> None:
+    r = load_events([DATASETS], duckdb.connect(), raw_events=False)
+    assert r.processes > 0 and _unknown(r) == []
