@@ -107,8 +107,10 @@ def ecs_module(r: Record) -> Record:
     eid, channel = int(r["EventID"]), str(r["Channel"]).lower()
     proc: Record = {}
     parent: Record = {}
+    module = {SYSMON: "sysmon", "security": "security"}.get(channel)
+    if module:                        # the module processes every event of its channel
+        doc["event"]["module"] = module
     if eid == 1 and channel == SYSMON:
-        doc["event"]["module"] = "sysmon"
         if "UtcTime" in ed:
             doc["@timestamp"] = ed.pop("UtcTime").replace(" ", "T") + "Z"
         for key, target, field in (("ProcessGuid", proc, "entity_id"), ("Image", proc, "executable"),
@@ -131,7 +133,6 @@ def ecs_module(r: Record) -> Record:
             domain, _, name = ed.pop("User").rpartition("\\")
             doc["user"] = {"domain": domain, "name": name} if domain else {"name": name}
     elif eid == 4688 and channel == "security":
-        doc["event"]["module"] = "security"
         if "NewProcessId" in ed:
             proc["pid"] = int(ed.pop("NewProcessId"), 16)
         if "NewProcessName" in ed:
