@@ -103,3 +103,27 @@ def test_process_creations_in_an_unknown_nested_layout_are_warned_about(tmp_path
 def test_no_unknown_layout_warning_on_the_shared_datasets() -> None:
     r = load_events([DATASETS], duckdb.connect(), raw_events=False)
     assert r.processes > 0 and _unknown(r) == []
+
+
+def test_untimed_warning_is_the_same_with_and_without_prefilter(tmp_path: Path) -> None:
+    """Under a time window, the raw search counts the untimed events it would otherwise match (the prefilter
+    keeps all of those), not the untimed events of whatever rows were loaded."""
+    f = tmp_path / "t.json"
+    base = {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": "C:\\a.exe",
+            "User": "CORP\\u", "LogonId": "0x1"}
+    f.write_text(json.dumps(dict(base, ParentImage="C:\\x\\WmiPrvSE.exe", UtcTime="2024-01-01 00:00:00.000")) + "\n"
+                 + json.dumps(dict(base, ParentImage="C:\\x\\WmiPrvSE.exe")) + "\n"          # untimed, matches
+                 + json.dumps(dict(base, ParentImage="C:\\x\\other.exe")) + "\n"             # untimed, cannot
+                 + json.dumps({"EventID": 4624, "Channel": "Security"}) + "\n", encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out = []
+    for flag in ("", "1"):
+        env["LOCALSEARCH_NO_PREFILTER"] = flag
+        p = subprocess.run([sys.executable, "-m", "localsearch", "run", str(f), "--search", SIGMA, "--format",
+                            "jsonl", "--earliest", "2023-01-01T00:00:00"], cwd=REPO, capture_output=True, text=True,
+                           timeout=300, env=env)
+        assert p.returncode == 0, p.stderr
+        out.append((p.stdout, warnings_of(p.stderr)))
+    assert out[0] == out[1]
+    assert len(out[0][0].splitlines()) == 1
+    assert any(w.startswith("warning: 1 events that match the search have no readable time") for w in out[0][1]), out
