@@ -158,7 +158,8 @@ def test_layouts_of_each_record_in_one_file(tmp_path: Path) -> None:
     src = OTRF / "covenant_wmi_wbemcomn_dll_hijack_2020-10-09173318.process_creation_subset.json"
     recs = list(records(src))[:5]
     f = tmp_path / "mixed.json"
-    f.write_text("".join(json.dumps(fn(r)) + "\n" for r, fn in zip(recs, RENDERINGS.values())))
+    fns = list(RENDERINGS.values())
+    f.write_text("".join(json.dumps(fns[i](r)) + "\n" for i, r in enumerate(recs)))
     con = duckdb.connect()
     r = load_events([f], con, raw_events=False)
     assert r.processes == 5

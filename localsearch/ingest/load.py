@@ -2,8 +2,9 @@
 
 How it works (one mapping path for every format):
 1. Inputs are discovered and their format detected from content (detect.py).
-2. JSON lines in the OTRF/Mordor flat shape are read by DuckDB where they are. EVTX (the `evtx` package's
-   JSON rendering), XmlWinEventLog text, Winlogbeat JSON and JSON files with unreadable records are read
+2. JSON lines in a flat layout (OTRF/Mordor, NXLog, other flat objects; layouts.py, told by the first record)
+   are read by DuckDB where they are. EVTX (the `evtx` package's JSON rendering), XmlWinEventLog text, the
+   nested JSON layouts (Winlogbeat, ECS, Elastic Agent) and JSON files with unreadable records are read
    in Python (readers.py, flatten.py) and staged as flat NDJSON bundles in a temporary folder (removed
    when the process exits); unreadable records are reported in LoadReport.skipped with file and record
    number, and reading goes on.
@@ -36,7 +37,12 @@ JSON files is scanned; bytes are input file sizes, so the CLI can draw a bar. Al
 thread that called load_events; the last call is (total, total).
 
 Time: `_time` = System/TimeCreated/@SystemTime (EVTX, XML), else `@timestamp` (OTRF: the export time,
-seconds after the event; Winlogbeat: the event time), else Sysmon's UtcTime; all read as UTC.
+seconds after the event; Winlogbeat: the event time), else Sysmon's UtcTime, else NXLog's EventTime where it
+carries a zone; all read as UTC unless they carry an offset (cim.Mapping.time).
+
+After loading: LoadReport.warnings names files whose records look like process creations in a layout the
+runner does not know, and LoadReport.field_exists tells the raw search whether any event read (not only the
+prefiltered ones) has a field (presence.py).
 """
 from __future__ import annotations
 

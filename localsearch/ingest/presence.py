@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Collection, Dict, List, Mapping, Optional, Sequence
+from typing import Collection, Dict, List, Mapping, Sequence
 
 import duckdb
 
@@ -72,6 +72,3 @@ def unknown_layout_warnings(con: duckdb.DuckDBPyConnection, files: Dict[str, Pat
     found: Dict[str, int] = {f: n for f, n in rows}
     return [unknown_layout_warning(files[f], found[f]) for f in empty if found.get(f)]
 
-
-def layout_warning(path: Path, unmapped: int) -> Optional[str]:
-    return unknown_layout_warning(path, unmapped) if unmapped else None
