@@ -29,10 +29,10 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .flatten import _put, _text
-from .sources import source_of
+from .sources import SOURCES, source_of
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ def classify(d: Dict[str, Any]) -> Optional[Layout]:
 class LayoutStats:
     """Per file: records by layout name, and process creations the mapping will not see."""
     layouts: Counter = field(default_factory=Counter)
-    unmapped_processes: int = 0
+    unmapped_processes: int = 0         # process-creation fields, but no source recognises the record
+    incomplete_processes: int = 0       # a source's record without the fields it always carries
 
     def format_name(self, default: str) -> str:
         """The layouts held, one name per family (its most specific layout present), most records first."""
@@ -207,9 +208,11 @@ def json_to_flat(d: Any, stats: Optional[LayoutStats] = None) -> Dict[str, str]:
         out = {k: t for k, t in ((k, _text(v)) for k, v in d.items()) if t is not None}
     if stats is not None:
         stats.layouts[lay.name if lay is not None else UNKNOWN] += 1
-        if any(h in out for h in PROCESS_HINTS) and \
-                source_of(out.get("Channel"), out.get("EventCode") or out.get("EventID")) is None:
-            stats.unmapped_processes += 1
+        src = source_of(out.get("Channel"), out.get("EventCode") or out.get("EventID"))
+        if src is None and any(h in out for h in PROCESS_HINTS):
+            stats.unmapped_processes += 1         # a process creation no source recognises
+        elif src is not None and not all(r in out for r in src.required):
+            stats.incomplete_processes += 1       # recognised, but its process fields are elsewhere
     return out
 
 
@@ -238,3 +241,18 @@ def unknown_layout_warning(path: Path, n: int) -> str:
     return (f"{path}: {n} records look like process creations (they carry {' or '.join(PROCESS_HINTS)}) but are "
             f"in a layout the runner does not know, so they are not in Endpoint.Processes (known JSON layouts: "
             f"{known})")
+
+
+def incomplete_layout_warning(path: Path, n: int) -> str:
+    required = " / ".join(r for s in SOURCES for r in s.required)
+    return (f"{path}: {n} process creations lack {required} (fields every such event carries): they are in a "
+            f"layout the runner reads only in part, so their Endpoint.Processes fields are incomplete")
+
+
+def stats_warnings(path: Path, stats: LayoutStats) -> List[str]:
+    out = []
+    if stats.unmapped_processes:
+        out.append(unknown_layout_warning(path, stats.unmapped_processes))
+    if stats.incomplete_processes:
+        out.append(incomplete_layout_warning(path, stats.incomplete_processes))
+    return out

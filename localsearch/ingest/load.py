@@ -63,10 +63,10 @@ from . import readers
 from .cim import EVENT_ALIASES, PROCESS_FIELDS, RAW_FIELDS_USED, Mapping
 from .columns import assign_columns, quote_ident
 from .detect import EVTX, JSONL, XML, discover
-from .layouts import NESTED_KEYS, UNKNOWN, LayoutStats, peek_layout, unknown_layout_warning
+from .layouts import NESTED_KEYS, UNKNOWN, LayoutStats, peek_layout, stats_warnings
 from .model import FileReport, LoadError, LoadReport, Skipped
 from .presence import FieldPresence, unknown_layout_warnings
-from .sources import event_codes
+from .sources import SOURCES, event_codes
 
 Progress = Callable[[int, int], None]
 
@@ -320,8 +320,7 @@ class _Stager:
                 stats = LayoutStats()
                 freport.events_read = readers.stage_json_lines(src, out, skip, self.tick, stats)
                 freport.format = stats.format_name(freport.format)
-                if stats.unmapped_processes:
-                    self.report.warnings.append(unknown_layout_warning(src, stats.unmapped_processes))
+                self.report.warnings.extend(stats_warnings(src, stats))
             else:
                 reader = {EVTX: readers.stage_evtx, XML: readers.stage_xml_lines}[fmt]
                 freport.events_read = reader(src, out, skip, self.tick)
@@ -611,9 +610,9 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
 
 
 def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadReport,
-                     ev_cols: Dict[str, str]) -> Dict[str, int]:
+                     ev_cols: Dict[str, str]) -> Dict[str, Tuple[int, int]]:
     """The `processes` table (CIM Endpoint.Processes) from the process-creation records of pass 1; returns
-    the number of rows from each file read (SQL path)."""
+    per file read (SQL path): (rows, rows lacking a field their source always carries)."""
     needed = sorted(set(RAW_FIELDS_USED) | set(SYSTEM_ALIASES) | set(SYSTEM_ALIASES.values()))
 
     def pcol(name: str) -> Optional[str]:
@@ -641,8 +640,11 @@ def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report:
             WHERE {pm.is_process()}
             ORDER BY "_time" """
     )
-    mapped = dict(con.execute(f"SELECT _ls_file, count(*) FROM _ls_proc_raw AS p WHERE {pm.is_process()} "
-                              f"GROUP BY _ls_file").fetchall())
+    lacking = " OR ".join(f"({pm.is_source(s)} AND ({' OR '.join(f'{pcol(r)} IS NULL' for r in s.required)}))"
+                          for s in SOURCES if s.required) or "FALSE"
+    mapped = {f: (n, k) for f, n, k in con.execute(
+        f"SELECT _ls_file, count(*), count(*) FILTER (WHERE {lacking}) FROM _ls_proc_raw AS p "
+        f"WHERE {pm.is_process()} GROUP BY _ls_file").fetchall()}
     for t in (PROC_TABLE, "_ls_proc_x", "_ls_proc_raw"):
         con.execute(f"DROP TABLE {t}")
 

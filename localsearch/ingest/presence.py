@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Collection, Dict, List, Mapping, Sequence
+from typing import Collection, Dict, List, Mapping, Sequence, Tuple
 
 import duckdb
 
 from ..sqltext import sql_literal
-from .layouts import PROCESS_HINTS, unknown_layout_warning
+from .layouts import PROCESS_HINTS, incomplete_layout_warning, unknown_layout_warning
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.@# -]+")      # keys JSON can spell only as themselves or with \u escapes
 ESCAPE_SQL = r"regexp_matches(json, '\\u[0-9A-Fa-f]{4}')"
@@ -60,15 +60,18 @@ class FieldPresence:
 
 
 def unknown_layout_warnings(con: duckdb.DuckDBPyConnection, files: Dict[str, Path],
-                            mapped: Mapping[str, int]) -> List[str]:
-    """For the JSON files read where they are (`files`: SQL path -> the user's path) that mapped no process
-    creation: a warning for each that holds records with a process-creation field (layouts.PROCESS_HINTS)."""
-    empty = [f for f in files if not mapped.get(f)]
+                            mapped: Mapping[str, Tuple[int, int]]) -> List[str]:
+    """For the JSON files read where they are (`files`: SQL path -> the user's path; `mapped`: per file, the
+    process creations mapped and those lacking a field their source always carries): a warning for each file
+    with incomplete process creations, and for each that mapped none but holds records with a
+    process-creation field (layouts.PROCESS_HINTS)."""
+    out = [incomplete_layout_warning(files[f], mapped[f][1]) for f in files if f in mapped and mapped[f][1]]
+    empty = [f for f in files if not mapped.get(f, (0, 0))[0]]
     if not empty:
-        return []
+        return out
     cond = " OR ".join(key_test_sql(h) for h in PROCESS_HINTS)
     rows = con.execute(f"SELECT filename, count(*) FROM read_ndjson_objects({_paths(empty)}, filename = true) "
                        f"WHERE {cond} GROUP BY filename").fetchall()
     found: Dict[str, int] = {f: n for f, n in rows}
-    return [unknown_layout_warning(files[f], found[f]) for f in empty if found.get(f)]
+    return out + [unknown_layout_warning(files[f], found[f]) for f in empty if found.get(f)]
 

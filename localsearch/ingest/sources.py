@@ -90,6 +90,9 @@ class EventSource:
     source: str               # Splunk `source` of the add-on's input
     sourcetype: str
     cim: Mapping[str, Spec]
+    # raw fields every event of the source carries: a record of the source without them comes from a layout
+    # the runner reads only in part (a shipper renamed or moved them)
+    required: Tuple[str, ...] = ()
     # raw Windows field -> ECS field path (dotted) an Elastic module moves it to; a `hex:`, `user:` or
     # `hashes:` prefix names the conversion back (layouts.ecs_value)
     ecs: Mapping[str, str] = field(default_factory=dict)
@@ -114,6 +117,7 @@ SYSMON_1 = EventSource(
         "process_current_directory": Raw("CurrentDirectory"), "original_file_name": Raw("OriginalFileName"),
         "user_id": Raw("UserID"), "action": Const("allowed"), "vendor_product": Const("Microsoft Sysmon"),
     },
+    required=("Image",),
     # elastic/beats x-pack/winlogbeat/module/sysmon/config/winlogbeat-sysmon.js, event1 (mode: rename)
     ecs={
         "Image": "process.executable", "CommandLine": "process.command_line", "ProcessId": "process.pid",
@@ -142,6 +146,7 @@ SECURITY_4688 = EventSource(
         "user_id": Unless("TargetUserSid", ("S-1-0-0", ""), Raw("SubjectUserSid")),
         "action": Const("allowed"), "vendor_product": Const("Microsoft Windows"),
     },
+    required=("NewProcessName",),
     # elastic/beats x-pack/winlogbeat/module/security/config/winlogbeat-security.js, renameNewProcessFields
     ecs={
         "NewProcessName": "process.executable", "NewProcessId": "hex:process.pid",
