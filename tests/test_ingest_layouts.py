@@ -165,3 +165,40 @@ def test_layouts_of_each_record_in_one_file(tmp_path: Path) -> None:
     r = load_events([f], con, raw_events=False)
     assert r.processes == 5
     assert r.files[0].format.startswith("jsonl-")
+
+
+def test_elastic_agent_document_with_the_original_xml(tmp_path: Path) -> None:
+    """Elastic Agent with `preserve_original_event` keeps the event's XML in event.original and drops
+    winlog.event_data (shape of elastic/integrations packages/windows/data_stream/sysmon_operational/
+    sample_event.json; a Sysmon 1 event with made-up values): the event is read from the XML, as the same
+    event in XmlWinEventLog text is."""
+    xml = ("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+           "<Provider Name='Microsoft-Windows-Sysmon' Guid='{5770385f-c22a-43e0-bf4c-06f5698ffbd9}'/>"
+           "<EventID>1</EventID><Version>5</Version><TimeCreated SystemTime='2024-03-01T10:00:00.250000000Z'/>"
+           "<EventRecordID>70</EventRecordID><Execution ProcessID='2828' ThreadID='1684'/>"
+           "<Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>w10-lab</Computer>"
+           "<Security UserID='S-1-5-18'/></System><EventData>"
+           "<Data Name='UtcTime'>2024-03-01 10:00:00.125</Data><Data Name='ProcessGuid'>{0a0b0c0d-0001-6000-0a00-000000000700}</Data>"
+           "<Data Name='ProcessId'>4242</Data><Data Name='Image'>C:\\Windows\\System32\\cmd.exe</Data>"
+           "<Data Name='CommandLine'>cmd.exe /c whoami</Data><Data Name='User'>LAB\\alice</Data>"
+           "<Data Name='ParentProcessId'>1212</Data><Data Name='ParentImage'>C:\\Windows\\System32\\wbem\\WmiPrvSE.exe</Data>"
+           "<Data Name='ParentCommandLine'>C:\\Windows\\system32\\wbem\\wmiprvse.exe -Embedding</Data>"
+           "</EventData></Event>")
+    doc = {"@timestamp": "2024-03-01T10:00:00.125Z", "agent": {"type": "filebeat", "version": "8.11.0"},
+           "data_stream": {"dataset": "windows.sysmon_operational", "namespace": "default", "type": "logs"},
+           "elastic_agent": {"id": "x", "snapshot": False, "version": "8.11.0"},
+           "event": {"code": "1", "dataset": "windows.sysmon_operational", "kind": "event", "original": xml},
+           "host": {"name": "w10-lab"}, "process": {"executable": "C:\\Windows\\System32\\cmd.exe", "pid": 4242},
+           "tags": ["preserve_original_event"], "user": {"id": "S-1-5-18"},
+           "winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "computer_name": "w10-lab", "event_id": "1",
+                      "record_id": "70", "user": {"identifier": "S-1-5-18"}}}
+    f = tmp_path / "agent.json"
+    f.write_text(json.dumps(doc) + "\n")
+    g = tmp_path / "same.xml"
+    g.write_text(xml + "\n")
+    q = "SELECT * EXCLUDE (source) FROM processes"
+    con_f, con_g = duckdb.connect(), duckdb.connect()
+    rf, rg = load_events([f], con_f), load_events([g], con_g)
+    assert rf.files[0].format == "jsonl-elastic-agent" and rf.processes == rg.processes == 1
+    assert con_f.execute(q).fetchall() == con_g.execute(q).fetchall()
+    assert con_f.execute("SELECT parent_process_name, user FROM processes").fetchone() == ("WmiPrvSE.exe", "LAB\\alice")

@@ -21,17 +21,21 @@ in its `ecs` table (sources.py) are taken back from the ECS fields when event_da
 the Windows form (pids of 4688 to `0x` hex, user.domain + user.name to `DOMAIN\\name`, process.hash.* to
 Sysmon's `SHA1=...,MD5=...` text).
 
+Where a Winlogbeat / ECS / Elastic Agent document keeps the event's XML in `event.original` (Agent's
+`preserve_original_event`, Winlogbeat's `include_xml`), the event is read from that XML instead.
+
 NXLog writes EventTime as local time without a zone, so it is a time only where it carries an offset.
 """
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from .flatten import _put, _text
+from .flatten import _put, _text, xml_event_to_flat
 from .sources import SOURCES, source_of
 
 
@@ -163,11 +167,30 @@ def ecs_value(d: Dict[str, Any], spec: str) -> Optional[str]:
     return _text(v)
 
 
+def _original(d: Dict[str, Any]) -> Optional[Dict[str, str]]:
+    """The event as Windows wrote it, when the shipper kept it: `event.original` holding the event's XML
+    (Elastic Agent's `preserve_original_event`, Winlogbeat's `include_xml`); None otherwise."""
+    orig = _get(d, "event.original")
+    if not isinstance(orig, str) or not orig.lstrip().startswith("<Event"):
+        return None
+    try:
+        return xml_event_to_flat(ET.fromstring(orig))
+    except (ET.ParseError, ValueError):
+        return None
+
+
 def winlog_to_flat(d: Dict[str, Any]) -> Dict[str, str]:
     """winlog.event_data.* at top level, winlog System fields under Splunk names, @timestamp (the event time)
     kept, `message` as Message; fields an ECS module moved out of event_data taken back from ECS. The rest of
-    the ECS envelope (agent, ecs, host, event, log objects) is not kept."""
+    the ECS envelope (agent, ecs, host, event, log objects) is not kept. When `event.original` holds the
+    event's XML, that is the event (read as XmlWinEventLog text is), with @timestamp and Message added."""
     w = d["winlog"]
+    orig = _original(d)
+    if orig is not None:
+        _put(orig, "@timestamp", _text(d.get("@timestamp")))
+        if "Message" not in orig:
+            _put(orig, "Message", _text(d.get("message")))
+        return orig
     out: Dict[str, str] = {}
     for part in ("event_data", "user_data"):
         for k, v in (w.get(part) or {}).items():
