@@ -7,9 +7,6 @@ through the CLI as users run them; the summary must name each file's detected la
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -18,14 +15,11 @@ import pytest
 
 from layout_renderings import RENDERINGS, records, render_file
 from localsearch.ingest import load_events
+from project import DATASETS, MAIN_RULE as MAIN, SYSMON_RULE as SIGMA, localsearch, needs_datasets
 
-REPO = Path(__file__).resolve().parents[1]
-DATASETS = REPO.parent / "shared" / "datasets"
 OTRF = DATASETS / "otrf"
-MAIN = "Endpoint - Process Execution via WMI - Rule"
-SIGMA = "Endpoint - Process Execution via WMI from Raw Sysmon Events - Rule"
 
-pytestmark = pytest.mark.skipif(not OTRF.is_dir(), reason=f"shared datasets not present at {DATASETS}")
+pytestmark = needs_datasets("otrf")
 
 # layout -> the format name the summary must show
 FORMAT = {"nxlog": "jsonl-nxlog", "winlogbeat6": "jsonl-winlogbeat6", "winlogbeat8": "jsonl-winlogbeat",
@@ -35,14 +29,8 @@ RETIMED = {"nxlog", "ecs_module", "elastic_agent"}
 TIME_FIELDS = {"firstTime", "lastTime", "_time"}
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "localsearch", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, env=env)
-
-
 def rows(folder: Path, search: str, drop_times: bool) -> Tuple[List[str], str]:
-    proc = cli("run", str(folder), "--search", search, "--format", "jsonl")
+    proc = localsearch("run", str(folder), "--search", search, "--format", "jsonl")
     assert proc.returncode == 0, proc.stderr
     out = []
     for line in proc.stdout.splitlines():
@@ -64,6 +52,7 @@ def rendered(tmp_path_factory) -> Dict[str, Path]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", sorted(RENDERINGS))
 @pytest.mark.parametrize("search", [MAIN, SIGMA])
 def test_rendering_gives_the_original_detections(rendered, layout: str, search: str) -> None:
@@ -76,6 +65,7 @@ def test_rendering_gives_the_original_detections(rendered, layout: str, search: 
         assert f"{src.name} [{FORMAT[layout]}]" in summary, summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", sorted(RENDERINGS))
 def test_rendering_maps_every_process_creation(rendered, layout: str) -> None:
     """Record counts and the data model rows, field by field, equal the original's (bar _time)."""

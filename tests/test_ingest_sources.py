@@ -14,10 +14,9 @@ from localsearch.ingest import load as load_mod
 from localsearch.ingest.cim import RAW_FIELDS_USED, Mapping, zoned_time_sql
 from localsearch.ingest.layouts import LAYOUTS, classify
 from localsearch.ingest.sources import CIM_FIELDS, SOURCES, check, raw_names
+from project import DATASETS, needs_datasets
 
-REPO = Path(__file__).resolve().parents[1]
-DATASETS = REPO.parent / "shared" / "datasets"
-needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"shared datasets not present at {DATASETS}")
+needs_data = needs_datasets("otrf", "mdecrevoisier")
 
 # ESCU's Endpoint.Processes field set (security_content detections' `by` clauses, e.g. v8 of the analytic this
 # app ships, REFERENCE section 1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import List
 
@@ -13,21 +12,17 @@ import duckdb
 import pytest
 
 from localsearch.ingest import load_events
+from project import DATASETS, SYSMON_RULE as SIGMA, localsearch, needs_datasets
 
-REPO = Path(__file__).resolve().parents[1]
-DATASETS = REPO.parent / "shared" / "datasets"
-MAIN = "Endpoint - Process Execution via WMI - Rule"
-SIGMA = "Endpoint - Process Execution via WMI from Raw Sysmon Events - Rule"
-needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"shared datasets not present at {DATASETS}")
+needs_data = needs_datasets("otrf-negatives", "mdecrevoisier")
 
 
-def cli(paths: List[Path], search: str, prefilter: bool) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def cli(paths: List[Path], search: str, prefilter: bool, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
     env.pop("LOCALSEARCH_NO_PREFILTER", None)
     if not prefilter:
         env["LOCALSEARCH_NO_PREFILTER"] = "1"
-    return subprocess.run([sys.executable, "-m", "localsearch", "run", *map(str, paths), "--search", search,
-                           "--format", "jsonl"], cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    return localsearch("run", *map(str, paths), "--search", search, "--format", "jsonl", *extra, env=env)
 
 
 def warnings_of(stderr: str) -> List[str]:
@@ -35,6 +30,7 @@ def warnings_of(stderr: str) -> List[str]:
 
 
 @needs_data
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(p.name for p in (DATASETS / "otrf-negatives").glob("*.json"))
                          if (DATASETS / "otrf-negatives").is_dir() else [])
 def test_no_warning_noise_on_negatives(name: str) -> None:
@@ -121,6 +117,7 @@ def test_process_creations_whose_fields_a_shipper_renamed_are_warned_about(tmp_p
 
 
 @needs_data
+@pytest.mark.slow
 def test_no_unknown_layout_warning_on_the_shared_datasets() -> None:
     r = load_events([DATASETS], duckdb.connect(), raw_events=False)
     assert r.processes > 0 and _unknown(r) == []
@@ -136,13 +133,9 @@ def test_untimed_warning_is_the_same_with_and_without_prefilter(tmp_path: Path) 
                  + json.dumps(dict(base, ParentImage="C:\\x\\WmiPrvSE.exe")) + "\n"          # untimed, matches
                  + json.dumps(dict(base, ParentImage="C:\\x\\other.exe")) + "\n"             # untimed, cannot
                  + json.dumps({"EventID": 4624, "Channel": "Security"}) + "\n", encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(REPO))
     out = []
-    for flag in ("", "1"):
-        env["LOCALSEARCH_NO_PREFILTER"] = flag
-        p = subprocess.run([sys.executable, "-m", "localsearch", "run", str(f), "--search", SIGMA, "--format",
-                            "jsonl", "--earliest", "2023-01-01T00:00:00"], cwd=REPO, capture_output=True, text=True,
-                           timeout=300, env=env)
+    for prefilter in (True, False):
+        p = cli([f], SIGMA, prefilter, "--earliest", "2023-01-01T00:00:00")
         assert p.returncode == 0, p.stderr
         out.append((p.stdout, warnings_of(p.stderr)))
     assert out[0] == out[1]
