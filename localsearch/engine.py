@@ -90,10 +90,14 @@ class SearchEngine:
                  earliest: Optional[float] = None, latest: Optional[float] = None,
                  app_name: str = "DA-ESS-WmiProcessExecution", chunk_size: int = CHUNK_SIZE,
                  python: str = sys.executable, command_runner: Optional[Callable] = None,
-                 events_label: Optional[str] = None):
+                 events_label: Optional[str] = None,
+                 field_exists: Optional[Callable[[str], bool]] = None):
         self.con = con
         # how warnings name the `events` rows when the loader holds only a prefiltered part of them
         self.events_label = events_label
+        # whether any loaded event has a raw field (also those a prefilter kept out of `events`): the raw
+        # search warns only about fields no event has, so the warning is the same with and without it
+        self.field_exists = field_exists
         self.columns = columns
         self.confs = confs
         self.earliest = earliest
@@ -188,7 +192,10 @@ class SearchEngine:
             cols.append(Col(name, quoted, types.get(raw, "VARCHAR")))
         return cols
 
-    def time_filter(self, time_sql: Optional[str], table: str, label: Optional[str] = None) -> str:
+    def time_filter(self, time_sql: Optional[str], table: str, label: Optional[str] = None,
+                    pred: Optional[str] = None) -> str:
+        """The SQL time-window condition. Under a window, untimed rows are counted for a warning: with `pred`
+        only those the search's condition matches (the same whatever part of the events was loaded)."""
         conds = []
         if self.earliest is not None:
             conds.append(f"{time_sql} >= {self.earliest!r}")
@@ -197,8 +204,12 @@ class SearchEngine:
         if conds and time_sql is None:
             raise SplError("the loaded data has no _time field, so --earliest/--latest cannot apply")
         if conds:
-            untimed = self.con.execute(f"SELECT count(*) FROM {table} WHERE {time_sql} IS NULL").fetchone()[0]
-            if untimed:
+            where = f"{time_sql} IS NULL" + (f" AND ({pred})" if pred is not None else "")
+            untimed = self.con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
+            if untimed and pred is not None:
+                self.warnings.append(f"{untimed} events that match the search have no readable time: they are "
+                                     f"outside any --earliest/--latest window")
+            elif untimed:
                 self.warnings.append(f"{untimed} events in {label or table} have no readable time: outside any "
                                      f"--earliest/--latest window")
         return " AND ".join(conds) if conds else "TRUE"

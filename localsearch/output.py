@@ -139,6 +139,8 @@ def summary_lines(search_name: str, report, results: int, messages: Sequence[Tup
                 lines.append(f"  e.g. {s}")
         else:
             lines.append("records skipped: 0")
+    for w in getattr(report, "warnings", None) or ():
+        lines.append(f"warning: {w}")
     lines.append(f"results: {results}")
     for level, text in messages:
         lines.append(f"command {level.lower()}: {text}")

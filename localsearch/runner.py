@@ -115,7 +115,7 @@ def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], 
     events_label = (None if report.candidates is None else
                     "the events whose text can match the search's values (the prefiltered events)")
     engine = SearchEngine(con, report.columns, confs, earliest=earliest, latest=latest, app_name=app_name,
-                          events_label=events_label)
+                          events_label=events_label, field_exists=report.field_exists)
     engine.warnings.extend(local_conf_warnings(confs, saved_name))     # local tuning that does nothing
     local = confs.local_dir
     outcome = Outcome(report=report,

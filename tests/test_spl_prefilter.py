@@ -316,19 +316,6 @@ def test_cli_results_do_not_depend_on_the_prefilter(search: str, inputs: str) ->
     assert _events_read(on.stderr) == _events_read(off.stderr)
 
 
-def test_missing_field_warning_names_the_prefiltered_events(tmp_path: Path) -> None:
-    # LogonId exists only in an event that cannot match: absent from the prefiltered events, not from the input
-    f = tmp_path / "e.json"
-    base = {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": "C:\\a.exe",
-            "@timestamp": "2024-01-01T00:00:00Z"}
-    f.write_text(json.dumps(dict(base, ParentImage="C:\\x\\WmiPrvSE.exe")) + "\n"
-                 + json.dumps(dict(base, ParentImage="C:\\x\\other.exe", LogonId="0x3e7")) + "\n", encoding="utf-8")
-    on, off = cli([f], SEARCHES[1], True), cli([f], SEARCHES[1], False)
-    assert on.returncode == 0 and off.returncode == 0 and on.stdout == off.stdout and on.stdout
-    assert "field LogonId does not exist in the events whose text can match" in on.stderr
-    assert "LogonId" not in off.stderr and "field User does not exist in the loaded events" in off.stderr
-
-
 @pytest.mark.slow
 def test_search_without_table_gives_the_same_results_field_for_field(tmp_path: Path) -> None:
     # without `table` the output lists the fields of the loaded events: with the prefilter only those of the

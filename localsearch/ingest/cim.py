@@ -1,63 +1,28 @@
-"""CIM Endpoint.Processes mapping of Sysmon Event ID 1 and Security 4688, as SQL expressions (pure).
+"""CIM Endpoint.Processes mapping of the registered event sources (sources.py), compiled to SQL (pure).
 
-What the Splunk add-ons do at search time (Sysmon add-on for EID 1, Windows add-on for 4688):
-
-| CIM field | Sysmon 1 | Security 4688 |
-|---|---|---|
-| dest | Computer | Computer |
-| user | User | TargetUserName, or SubjectUserName when the target is `-`/empty |
-| process | CommandLine | CommandLine, or NewProcessName when there is no command line |
-| process_name, process_exec | file name of Image | file name of NewProcessName |
-| process_path | Image | NewProcessName |
-| process_id | ProcessId (decimal) | NewProcessId (hex, normalised: see below) |
-| process_guid | ProcessGuid | - |
-| parent_process | ParentCommandLine | ParentProcessName (a path) |
-| parent_process_name, parent_process_exec | file name of ParentImage | file name of ParentProcessName |
-| parent_process_path | ParentImage | ParentProcessName |
-| parent_process_id | ParentProcessId | ProcessId (creator, hex, normalised) |
-| parent_process_guid | ParentProcessGuid | - |
-| process_integrity_level | IntegrityLevel | - |
-| process_hash | Hashes | - |
-| process_current_directory | CurrentDirectory | - |
-| original_file_name | OriginalFileName | - |
-| user_id | UserID (System/Security: the Sysmon service SID) | - |
-| action | `allowed` | `allowed` |
-| vendor_product | `Microsoft Sysmon` | `Microsoft Windows` |
-
-Missing values stay NULL. Hex ids: raw fields keep their text; the CIM process_id/parent_process_id of 4688
-are written as `0x` + lower-case hex digits without leading zeros (`0x00000000000003E7` -> `0x3e7`, the form
-Windows itself renders), so renderers that zero-pad compare equal. Raw hex fields such as LogonId are not
-rewritten: a search compares them as text, as Splunk does.
-Channel names are compared case-insensitively (OTRF files spell `security`).
+Each source's mapping (CIM field -> Spec over raw Windows field names) becomes one `CASE WHEN <source> THEN
+<expr>` arm per CIM field; rows that are no source's process creation get NULL. Missing values stay NULL.
+Hex ids (Hex specs): raw fields keep their text; the CIM value is `0x` + lower-case hex digits without
+leading zeros (`0x00000000000003E7` -> `0x3e7`, the form Windows itself renders), so renderers that zero-pad
+compare equal. Raw hex fields such as LogonId are not rewritten: a search compares them as text, as Splunk
+does. Channel names are compared case-insensitively (OTRF files spell `security`).
 """
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional
 
 from ..sqltext import sql_literal
+from .sources import (CIM_FIELDS, PROCESS_FIELDS, SOURCES, Coalesce, Const, EventSource, FileName, Hex, Lookup,
+                      Raw, Spec, Unless, raw_fields_used)
 
-SYSMON_CHANNEL = "microsoft-windows-sysmon/operational"
-SECURITY_CHANNEL = "security"
+__all__ = ["PROCESS_FIELDS", "EVENT_ALIASES", "RAW_FIELDS_USED", "Mapping", "hex_norm_sql", "file_name_sql",
+           "time_sql"]
 
-# CIM Endpoint.Processes columns (besides _time) in table order.
-PROCESS_FIELDS: List[str] = [
-    "dest", "user", "process", "process_name", "process_exec", "process_path", "process_id",
-    "process_guid", "parent_process", "parent_process_name", "parent_process_exec", "parent_process_path",
-    "parent_process_id", "parent_process_guid", "process_integrity_level", "process_hash",
-    "process_current_directory", "original_file_name", "user_id", "action", "vendor_product",
-    "host", "source", "sourcetype",
-]
 # CIM fields the add-ons add to the process-creation events themselves (events table).
-EVENT_ALIASES: List[str] = [f for f in PROCESS_FIELDS if f not in ("host", "source", "sourcetype")]
+EVENT_ALIASES: List[str] = list(CIM_FIELDS)
 
 # Raw fields the mapping reads (Splunk names after the System-field aliases of `system_sql`).
-RAW_FIELDS_USED: List[str] = [
-    "Computer", "Hostname", "EventID", "EventCode", "Channel", "User", "CommandLine", "Image", "ProcessId",
-    "ProcessGuid", "ParentCommandLine", "ParentImage", "ParentProcessId", "ParentProcessGuid",
-    "IntegrityLevel", "Hashes", "CurrentDirectory", "OriginalFileName", "UserID", "TargetUserName",
-    "SubjectUserName", "NewProcessName", "NewProcessId", "ParentProcessName",
-    "SystemTime", "@timestamp", "UtcTime",
-]
+RAW_FIELDS_USED: List[str] = raw_fields_used()
 
 Resolver = Callable[[str], Optional[str]]   # raw field name -> SQL expression, None when no input has it
 
@@ -82,6 +47,12 @@ def time_sql(x: str) -> str:
             f"THEN epoch(try_cast({fixed} AS TIMESTAMPTZ)) ELSE epoch(try_cast({fixed} AS TIMESTAMP)) END")
 
 
+def zoned_time_sql(x: str) -> str:
+    """SQL: like time_sql, but only for text that carries a zone (`Z` or an offset); NULL otherwise (a local
+    time without a zone, such as NXLog's EventTime, is not an instant)."""
+    return f"CASE WHEN regexp_matches({x}, '([Zz]|[+-][0-9]{{2}}:?[0-9]{{2}})$') THEN {time_sql(x)} END"
+
+
 class Mapping:
     """SQL expressions over raw columns, given a resolver from raw field name to SQL expression."""
 
@@ -99,24 +70,24 @@ class Mapping:
     def event_code(self) -> str:
         return f"coalesce({self.raw('EventCode')}, {self.raw('EventID')})"
 
-    def is_sysmon1(self) -> str:
-        return f"({self.event_code()} = '1' AND lower({self.raw('Channel')}) = {sql_literal(SYSMON_CHANNEL)})"
-
-    def is_4688(self) -> str:
-        return f"({self.event_code()} = '4688' AND lower({self.raw('Channel')}) = {sql_literal(SECURITY_CHANNEL)})"
+    def is_source(self, src: EventSource) -> str:
+        return (f"({self.event_code()} = {sql_literal(src.event_code)} AND "
+                f"lower({self.raw('Channel')}) = {sql_literal(src.channel.lower())})")
 
     def is_process(self) -> str:
-        return f"({self.is_sysmon1()} OR {self.is_4688()})"
+        return "(" + " OR ".join(self.is_source(s) for s in SOURCES) + ")"
 
     def time(self) -> str:
+        """SystemTime (EVTX, XML), else @timestamp (OTRF: the export time; Winlogbeat: the event time), else
+        Sysmon's UtcTime, else NXLog's EventTime where it has a zone."""
         return (f"coalesce({time_sql(self.raw('SystemTime'))}, {time_sql(self.raw('@timestamp'))}, "
-                f"{time_sql(self.raw('UtcTime'))})")
+                f"{time_sql(self.raw('UtcTime'))}, {zoned_time_sql(self.raw('EventTime'))})")
 
     def source(self) -> str:
         ch = self.raw("Channel")
-        canon = (f"CASE lower({ch}) WHEN {sql_literal(SECURITY_CHANNEL)} THEN 'Security' "
-                 f"WHEN {sql_literal(SYSMON_CHANNEL)} THEN 'Microsoft-Windows-Sysmon/Operational' ELSE {ch} END")
-        return f"'XmlWinEventLog:' || {canon}"
+        arms = " ".join(f"WHEN {sql_literal(s.channel.lower())} THEN {sql_literal(s.channel)}"
+                        for s in {s.channel.lower(): s for s in SOURCES}.values())
+        return f"'XmlWinEventLog:' || CASE lower({ch}) {arms} ELSE {ch} END"
 
     def defaults(self) -> Dict[str, str]:
         """Splunk default fields of every event."""
@@ -128,43 +99,33 @@ class Mapping:
             "index": "'main'",
         }
 
+    def spec(self, sp: Spec) -> str:
+        """SQL for one mapping spec (sources.py)."""
+        if isinstance(sp, Raw):
+            return self.computer() if sp.name == "Computer" else self.raw(sp.name)
+        if isinstance(sp, FileName):
+            return file_name_sql(self.raw(sp.name))
+        if isinstance(sp, Hex):
+            return hex_norm_sql(self.raw(sp.name))
+        if isinstance(sp, Const):
+            return sql_literal(sp.value)
+        if isinstance(sp, Unless):
+            x = self.raw(sp.name)
+            empties = ", ".join(sql_literal(e) for e in sp.empty)
+            return f"CASE WHEN {x} IS NULL OR {x} IN ({empties}) THEN {self.spec(sp.fallback)} ELSE {x} END"
+        if isinstance(sp, Lookup):
+            x = self.raw(sp.name)
+            arms = " ".join(f"WHEN {sql_literal(k.lower())} THEN {sql_literal(v)}" for k, v in sp.table)
+            return f"CASE lower({x}) {arms} ELSE {x} END"
+        if isinstance(sp, Coalesce):
+            return f"coalesce({', '.join(self.spec(i) for i in sp.items)})"
+        raise TypeError(f"not a mapping spec: {sp!r}")
+
     def cim(self) -> Dict[str, str]:
         """CIM Endpoint.Processes field -> SQL expression, NULL on rows that are not process creations."""
-        s1, s4 = self.is_sysmon1(), self.is_4688()
-        r = self.raw
-        tun = r("TargetUserName")
-        u4688 = f"CASE WHEN {tun} IS NULL OR {tun} IN ('-', '') THEN {r('SubjectUserName')} ELSE {tun} END"
-        cl = r("CommandLine")
-        p4688 = f"CASE WHEN {cl} IS NULL OR {cl} = '' THEN {r('NewProcessName')} ELSE {cl} END"
-
-        def both(sysmon: Optional[str], sec: Optional[str]) -> str:
-            parts = []
-            if sysmon is not None:
-                parts.append(f"WHEN {s1} THEN {sysmon}")
-            if sec is not None:
-                parts.append(f"WHEN {s4} THEN {sec}")
-            return f"CAST(CASE {' '.join(parts)} END AS VARCHAR)"
-
-        return {
-            "dest": both(self.computer(), self.computer()),
-            "user": both(r("User"), u4688),
-            "process": both(cl, p4688),
-            "process_name": both(file_name_sql(r("Image")), file_name_sql(r("NewProcessName"))),
-            "process_exec": both(file_name_sql(r("Image")), file_name_sql(r("NewProcessName"))),
-            "process_path": both(r("Image"), r("NewProcessName")),
-            "process_id": both(r("ProcessId"), hex_norm_sql(r("NewProcessId"))),
-            "process_guid": both(r("ProcessGuid"), None),
-            "parent_process": both(r("ParentCommandLine"), r("ParentProcessName")),
-            "parent_process_name": both(file_name_sql(r("ParentImage")), file_name_sql(r("ParentProcessName"))),
-            "parent_process_exec": both(file_name_sql(r("ParentImage")), file_name_sql(r("ParentProcessName"))),
-            "parent_process_path": both(r("ParentImage"), r("ParentProcessName")),
-            "parent_process_id": both(r("ParentProcessId"), hex_norm_sql(r("ProcessId"))),
-            "parent_process_guid": both(r("ParentProcessGuid"), None),
-            "process_integrity_level": both(r("IntegrityLevel"), None),
-            "process_hash": both(r("Hashes"), None),
-            "process_current_directory": both(r("CurrentDirectory"), None),
-            "original_file_name": both(r("OriginalFileName"), None),
-            "user_id": both(r("UserID"), None),
-            "action": both("'allowed'", "'allowed'"),
-            "vendor_product": both("'Microsoft Sysmon'", "'Microsoft Windows'"),
-        }
+        conds = {s.name: self.is_source(s) for s in SOURCES}
+        out = {}
+        for name in CIM_FIELDS:
+            arms = [f"WHEN {conds[s.name]} THEN {self.spec(s.cim[name])}" for s in SOURCES if name in s.cim]
+            out[name] = f"CAST(CASE {' '.join(arms)} END AS VARCHAR)" if arms else "CAST(NULL AS VARCHAR)"
+        return out

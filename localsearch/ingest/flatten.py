@@ -1,4 +1,5 @@
-"""Turn one Windows event (XML element, Winlogbeat JSON) into the flat shape the SQL path reads (pure).
+"""Turn one Windows event (XML element, EVTX JSON) into the flat shape the SQL path reads (pure); the JSON
+layouts of shippers (Winlogbeat, ECS, NXLog) are in layouts.py.
 
 Flat shape = OTRF/Mordor style: one JSON object per event, EventData fields at top level, System fields
 under the names Splunk extracts from XmlWinEventLog: Name and Guid (Provider), EventID, Version, Level,
@@ -82,51 +83,6 @@ def _text(v: Any) -> Optional[str]:
     if isinstance(v, (dict, list)):
         return json.dumps(v, ensure_ascii=False)
     return str(v)
-
-
-_WINLOG_KEYS = {
-    "event_id": "EventID", "channel": "Channel", "computer_name": "Computer", "record_id": "EventRecordID",
-    "provider_name": "Name", "provider_guid": "Guid", "version": "Version", "task": "Task",
-    "opcode": "Opcode", "activity_id": "ActivityID",
-}
-
-
-def is_winlogbeat(d: Dict[str, Any]) -> bool:
-    return isinstance(d.get("winlog"), dict)
-
-
-def winlogbeat_to_flat(d: Dict[str, Any]) -> Dict[str, str]:
-    """Winlogbeat/ECS event -> flat dict: winlog.event_data.* at top level, winlog System fields under
-    Splunk names, @timestamp (the event time) kept, `message` as Message. The ECS envelope (agent, ecs,
-    host, event, log, process, user objects Winlogbeat derives from the same event) is not kept."""
-    w = d["winlog"]
-    out: Dict[str, str] = {}
-    for k, v in (w.get("event_data") or {}).items():
-        _put(out, k, _text(v))
-    for k, v in (w.get("user_data") or {}).items():
-        _put(out, k, _text(v))
-    for k, name in _WINLOG_KEYS.items():
-        _put(out, name, _text(w.get(k)))
-    proc = w.get("process") or {}
-    _put(out, "ProcessID", _text(proc.get("pid")))
-    _put(out, "ThreadID", _text((proc.get("thread") or {}).get("id")))
-    _put(out, "UserID", _text((w.get("user") or {}).get("identifier")))
-    _put(out, "@timestamp", _text(d.get("@timestamp")))
-    _put(out, "Message", _text(d.get("message")))
-    if "EventID" not in out:
-        raise ValueError("Winlogbeat event without winlog.event_id")
-    return out
-
-
-def json_to_flat(d: Any) -> Dict[str, str]:
-    """One parsed JSON record -> flat dict (OTRF records pass through with values as text)."""
-    if not isinstance(d, dict):
-        raise ValueError(f"record is a JSON {type(d).__name__}, not an object")
-    if not d:
-        raise ValueError("record is an empty JSON object")
-    if is_winlogbeat(d):
-        return winlogbeat_to_flat(d)
-    return {k: t for k, t in ((k, _text(v)) for k, v in d.items()) if t is not None}
 
 
 def _attrs(v: Any) -> Dict[str, Any]:

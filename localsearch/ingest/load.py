@@ -2,8 +2,9 @@
 
 How it works (one mapping path for every format):
 1. Inputs are discovered and their format detected from content (detect.py).
-2. JSON lines in the OTRF/Mordor flat shape are read by DuckDB where they are. EVTX (the `evtx` package's
-   JSON rendering), XmlWinEventLog text, Winlogbeat JSON and JSON files with unreadable records are read
+2. JSON lines in a flat layout (OTRF/Mordor, NXLog, other flat objects; layouts.py, told by the first record)
+   are read by DuckDB where they are. EVTX (the `evtx` package's JSON rendering), XmlWinEventLog text, the
+   nested JSON layouts (Winlogbeat, ECS, Elastic Agent) and JSON files with unreadable records are read
    in Python (readers.py, flatten.py) and staged as flat NDJSON bundles in a temporary folder (removed
    when the process exits); unreadable records are reported in LoadReport.skipped with file and record
    number, and reading goes on.
@@ -36,7 +37,12 @@ JSON files is scanned; bytes are input file sizes, so the CLI can draw a bar. Al
 thread that called load_events; the last call is (total, total).
 
 Time: `_time` = System/TimeCreated/@SystemTime (EVTX, XML), else `@timestamp` (OTRF: the export time,
-seconds after the event; Winlogbeat: the event time), else Sysmon's UtcTime; all read as UTC.
+seconds after the event; Winlogbeat: the event time), else Sysmon's UtcTime, else NXLog's EventTime where it
+carries a zone; all read as UTC unless they carry an offset (cim.Mapping.time).
+
+After loading: LoadReport.warnings names files whose records look like process creations in a layout the
+runner does not know, and LoadReport.field_exists tells the raw search whether any event read (not only the
+prefiltered ones) has a field (presence.py).
 """
 from __future__ import annotations
 
@@ -57,7 +63,10 @@ from . import readers
 from .cim import EVENT_ALIASES, PROCESS_FIELDS, RAW_FIELDS_USED, Mapping
 from .columns import assign_columns, quote_ident
 from .detect import EVTX, JSONL, XML, discover
+from .layouts import NESTED_KEYS, UNKNOWN, LayoutStats, peek_layout, stats_warnings
 from .model import FileReport, LoadError, LoadReport, Skipped
+from .presence import FieldPresence, unknown_layout_warnings
+from .sources import SOURCES, event_codes
 
 Progress = Callable[[int, int], None]
 
@@ -66,9 +75,9 @@ DEFAULT_FIELDS = ("host", "source", "sourcetype", "index", "_time", "_raw", "lin
 # Names the ingest layer adds to every event (Splunk System-field names; coalesced with OTRF names).
 SYSTEM_ALIASES = {"Computer": "Hostname", "EventCode": "EventID", "EventRecordID": "RecordNumber"}
 # A loose text pre-filter for process-creation records; cim.Mapping.is_process() decides exactly.
-PROC_RE = r'"Event(?:ID|Code)"\s*:\s*"?(1|4688)"?\s*[,}]'
+PROC_RE = r'"Event(?:ID|Code)"\s*:\s*"?(' + "|".join(event_codes()) + r')"?\s*[,}]'
 PROGRESS_BYTES = 32 << 20        # groups larger than this report DuckDB's progress while scanned
-WINLOGBEAT_REASON = "Winlogbeat records"
+WINLOGBEAT_REASON = "records in a nested layout (Winlogbeat, ECS)"
 NON_OBJECT_REASON = "records that are not JSON objects (or empty objects)"
 PROC_TABLE = "_ls_proc_json"
 CAND_TABLE = "_ls_cand_json"     # a prefiltered load: (file, json, flags), see _scan_filtered; then the
@@ -76,7 +85,9 @@ CAND_TABLE = "_ls_cand_json"     # a prefiltered load: (file, json, flags), see 
 # Lines a prefiltered scan keeps whatever the filter says, so the Winlogbeat test sees every top-level key
 # the full scan would (a `\uXXXX` escape may spell `winlog`).
 # (a regex, not contains(): RE2 skips ahead on the literal faster than contains() scans)
-WINLOG_TEXT_SQL = r"""(regexp_matches(json, '"winlog"\s*:') OR regexp_matches(json, '\\u[0-9A-Fa-f]{4}'))"""
+WINLOG_TEXT_SQL = ("(" + " OR ".join(f"""regexp_matches(json, '"{k}"\\s*:')""" for k in NESTED_KEYS)
+                   + r""" OR regexp_matches(json, '\\u[0-9A-Fa-f]{4}'))""")
+NESTED_TEXT_SQL = "(" + " OR ".join(f"contains(json, '\"{k}\"')" for k in NESTED_KEYS) + ")"
 NON_OBJECT_RE = r'^\s*\{\s*"'         # fails only on records that are not objects, or empty objects
 # Field names the `events` view computes rather than reads from the raw line (besides `extracted_<name>`,
 # raw fields renamed): what a prefilter must not take as raw text.
@@ -176,7 +187,7 @@ def _scan(con: duckdb.DuckDBPyConnection, units: List[_Unit],
         u = by_name[fname]
         if not keys:
             u.needs_python = NON_OBJECT_REASON
-        elif "winlog" in keys:
+        elif any(k in keys for k in NESTED_KEYS):
             u.needs_python = WINLOGBEAT_REASON
         for k in keys:
             u.keys[k] += n
@@ -197,7 +208,7 @@ def _scan_light(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: Dic
         f"""CREATE OR REPLACE TEMP TABLE _ls_scan AS
             SELECT filename, count(*) AS n,
                    count(*) FILTER (WHERE NOT starts_with(json, '{{')) AS non_objects,
-                   count(*) FILTER (WHERE contains(json, '"winlog"')) AS winlog,
+                   count(*) FILTER (WHERE {NESTED_TEXT_SQL}) AS winlog,
                    list(json) FILTER (WHERE regexp_matches(json, {sql_literal(PROC_RE)})) AS procs
             FROM read_ndjson_objects({_path_list(units)}, filename = true)
             GROUP BY filename""", tick)
@@ -245,7 +256,7 @@ def _scan_filtered(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: 
         u.events += n
     for fname, keys, n in keyrows:
         u = by_name[fname]
-        if "winlog" in keys and not u.needs_python:
+        if any(k in keys for k in NESTED_KEYS) and not u.needs_python:
             u.needs_python = WINLOGBEAT_REASON
         for k in keys:
             u.keys[k] += n
@@ -303,10 +314,16 @@ class _Stager:
             freport.records_skipped += 1
             self.report.skipped.append(Skipped(src, rec, reason))
 
-        reader = {EVTX: readers.stage_evtx, XML: readers.stage_xml_lines, JSONL: readers.stage_json_lines}[fmt]
         out = self._bundle(src.stat().st_size)
         try:
-            freport.events_read = reader(src, out, skip, self.tick)
+            if fmt == JSONL:
+                stats = LayoutStats()
+                freport.events_read = readers.stage_json_lines(src, out, skip, self.tick, stats)
+                freport.format = stats.format_name(freport.format)
+                self.report.warnings.extend(stats_warnings(src, stats))
+            else:
+                reader = {EVTX: readers.stage_evtx, XML: readers.stage_xml_lines}[fmt]
+                freport.events_read = reader(src, out, skip, self.tick)
         except ValueError as exc:
             raise LoadError(src, str(exc)) from exc
 
@@ -438,8 +455,10 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
             size = path.stat().st_size
             fr = FileReport(path, fmt)
             report.files.append(fr)
-            if fmt == JSONL:             # absolute: the view reads it again later, whatever the cwd
-                units.append(_Unit(path.resolve(), fr, size))
+            layout = peek_layout(path) if fmt == JSONL else None
+            if fmt == JSONL and (layout is None or layout.flat):    # DuckDB reads it where it is
+                fr.format = layout.name if layout is not None else UNKNOWN
+                units.append(_Unit(path.resolve(), fr, size))     # absolute: the view reads it again later
             else:
                 stager.stage(path, fmt, fr)
                 done += size
@@ -457,8 +476,6 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
             unit_report = u.report
             assert unit_report is not None     # every unit of pass 1 is a file, with its report
             if u.needs_python:
-                if u.needs_python == WINLOGBEAT_REASON:
-                    unit_report.format = "jsonl-winlogbeat"
                 _reset(con, u)
                 stager.stage(unit_report.path, JSONL, unit_report)
             else:
@@ -478,7 +495,14 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
         view_units = [_candidates_unit(con, units)]
         report.candidates = view_units[0].events
     ev_cols = _build_events(con, view_units) if raw_events else {}
-    _build_processes(con, units, report, ev_cols)
+    mapped = _build_processes(con, units, report, ev_cols)
+    direct = {str(u.sql_path): u.report.path for u in kept if u.report is not None}
+    report.warnings.extend(unknown_layout_warnings(con, direct, mapped))
+    if raw_events:
+        keys = set().union(*(u.keys for u in view_units)) if view_units else set()
+        report.field_exists = FieldPresence(con, [str(u.sql_path) for u in units], keys,
+                                            complete=line_filter is None,
+                                            renamed={f"extracted_{k}": k for k in DEFAULT_FIELDS})
     emit()
     return report
 
@@ -586,8 +610,9 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
 
 
 def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadReport,
-                     ev_cols: Dict[str, str]) -> None:
-    """The `processes` table (CIM Endpoint.Processes) from the process-creation records of pass 1."""
+                     ev_cols: Dict[str, str]) -> Dict[str, Tuple[int, int]]:
+    """The `processes` table (CIM Endpoint.Processes) from the process-creation records of pass 1; returns
+    per file read (SQL path): (rows, rows lacking a field their source always carries)."""
     needed = sorted(set(RAW_FIELDS_USED) | set(SYSTEM_ALIASES) | set(SYSTEM_ALIASES.values()))
 
     def pcol(name: str) -> Optional[str]:
@@ -606,15 +631,20 @@ def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report:
         psel.append(f"CAST({e} AS VARCHAR) AS {quote_ident(name)}")
     # materialised step by step: DuckDB inlines subquery columns, so each reference to x[i] (or to a
     # field in the CIM expressions) would parse the JSON again
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_proc_x AS SELECT json_extract_string(json, {paths}) AS x "
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_proc_x AS SELECT file, json_extract_string(json, {paths}) AS x "
                 f"FROM {PROC_TABLE}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_proc_raw AS SELECT {extract} FROM _ls_proc_x")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_proc_raw AS SELECT file AS _ls_file, {extract} FROM _ls_proc_x")
     con.execute(
         f"""CREATE OR REPLACE TABLE processes AS
             SELECT {', '.join(psel)} FROM _ls_proc_raw AS p
             WHERE {pm.is_process()}
             ORDER BY "_time" """
     )
+    lacking = " OR ".join(f"({pm.is_source(s)} AND ({' OR '.join(f'{pcol(r)} IS NULL' for r in s.required)}))"
+                          for s in SOURCES if s.required) or "FALSE"
+    mapped = {f: (n, k) for f, n, k in con.execute(
+        f"SELECT _ls_file, count(*), count(*) FILTER (WHERE {lacking}) FROM _ls_proc_raw AS p "
+        f"WHERE {pm.is_process()} GROUP BY _ls_file").fetchall()}
     for t in (PROC_TABLE, "_ls_proc_x", "_ls_proc_raw"):
         con.execute(f"DROP TABLE {t}")
 
@@ -624,3 +654,4 @@ def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report:
         "events": ev_cols,
         "processes": {"_time": '"_time"', **{f: quote_ident(f) for f in PROCESS_FIELDS}},
     }
+    return mapped

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 
 class LoadError(Exception):
@@ -31,7 +31,8 @@ class Skipped:
 @dataclass
 class FileReport:
     path: Path
-    format: str            # "evtx", "xmlwineventlog", "jsonl" (OTRF flat), "jsonl-winlogbeat", "ignored"
+    format: str            # "evtx", "xmlwineventlog", a JSON layout name (layouts.py, "+"-joined when a file
+                           # mixes layouts), "ignored"
     events_read: int = 0
     records_skipped: int = 0
     note: str = ""         # why a file found while walking a folder was ignored
@@ -50,3 +51,7 @@ class LoadReport:
     columns: Dict[str, Dict[str, str]] = field(default_factory=dict)
     # where the `events` view reads from (originals and staged NDJSON files); see load.py
     staging_dir: Optional[Path] = None
+    # about the input, for the summary (e.g. process creations in a layout the runner does not know)
+    warnings: List[str] = field(default_factory=list)
+    # Splunk field name -> whether any event read has that raw field (also with a prefilter); see presence.py
+    field_exists: Optional[Callable[[str], bool]] = None

@@ -12,7 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import IO, Callable, List, Optional, Tuple
 
-from .flatten import evtx_json_to_flat, json_to_flat, xml_event_to_flat
+from .flatten import evtx_json_to_flat, xml_event_to_flat
+from .layouts import LayoutStats, json_to_flat
 
 Skip = Callable[[int, str], None]
 Tick = Callable[[int], None]
@@ -140,9 +141,10 @@ def stage_evtx(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
     return n
 
 
-def stage_json_lines(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
+def stage_json_lines(path: Path, out: IO[str], skip: Skip, tick: Tick, stats: Optional[LayoutStats] = None) -> int:
     """JSON lines read record by record in Python (files the SQL path cannot take as they are: malformed
-    lines, non-object records, Winlogbeat shape). Blank lines are not records."""
+    lines, non-object records, non-flat layouts). Blank lines are not records. `stats` counts the records'
+    layouts (layouts.py)."""
     n = 0
     done = 0
     with open(path, "rb") as fh:
@@ -159,7 +161,7 @@ def stage_json_lines(path: Path, out: IO[str], skip: Skip, tick: Tick) -> int:
                 skip(lineno, f"{what}: {exc}")
                 continue
             try:
-                flat = json_to_flat(d)
+                flat = json_to_flat(d, stats)
             except ValueError as exc:
                 skip(lineno, str(exc))
                 continue

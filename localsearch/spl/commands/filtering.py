@@ -39,11 +39,15 @@ def raw_search(expr: SearchNode, rt: Runtime) -> Frame:
     cols = rt.base_cols("events")
     missing: List[str] = []
     pred = compile_search(expr, resolver_for(cols, missing))
-    label = rt.events_label or "the loaded events"
+    if rt.field_exists is not None:     # only fields no event read has (also those a prefilter left out)
+        missing, label = [m for m in missing if not rt.field_exists(m)], "the loaded events"
+    else:
+        label = rt.events_label or "the loaded events"
     for name in missing:
         rt.warn(f"field {name} does not exist in {label}: conditions on it match nothing")
     time_col = next((c for c in cols if c.name == "_time"), None)
-    window = rt.time_filter(time_col.sql if time_col else None, "events", rt.events_label)
+    # untimed events are counted among those the search matches: the same with and without the prefilter
+    window = rt.time_filter(time_col.sql if time_col else None, "events", rt.events_label, pred)
     order = f"{time_col.sql} DESC" if time_col else "1"
     return rt.materialize("events", [(c.name, c.sql) for c in cols], f"({pred}) AND {window}", order)
 

@@ -1,0 +1,205 @@
+"""The event sources the runner maps to CIM Endpoint.Processes, as data (pure). Adding a source touches only here.
+
+Each EventSource names what identifies its events (channel, event code), its Splunk source and sourcetype,
+the CIM Endpoint.Processes mapping (CIM field -> a Spec over raw Windows field names, as the Splunk add-on
+does it at search time), and how to get its raw fields back from an ECS document whose `winlog.event_data`
+lost them to an Elastic module (`ecs`: raw field -> ECS path). cim.py compiles the mappings to SQL; load.py
+selects process-creation records by their event codes; flatten.py reads `ecs`.
+
+The mappings follow REFERENCE section 6 (Splunk Add-on for Sysmon for Event ID 1, Splunk Add-on for Microsoft
+Windows for 4688) and ESCU's Endpoint.Processes field set. Beyond it:
+- 4688 process_integrity_level from MandatoryLabel, the integrity SID the Security log writes
+  (S-1-16-4096 Low, 8192 Medium, 8448 Medium Plus, 12288 High, 16384 System, 20480 Protected, 0 Untrusted:
+  Microsoft's "well-known SIDs" and event 4688 documentation), spelled as Sysmon spells IntegrityLevel so
+  both sources compare alike.
+- 4688 user_id: the SID of the account `user` names (TargetUserSid, SubjectUserSid when the target is the
+  NULL SID S-1-0-0 or empty, as `user` falls back from TargetUserName to SubjectUserName).
+- process_exec / parent_process_exec: the file name, as for process_name (REFERENCE section 6).
+- Fields a source does not carry (4688: GUIDs, hashes, original file name, current directory) stay NULL.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Tuple, Union
+
+
+# ---- mapping specs (compiled to SQL by cim.py) ------------------------------------------------------------
+@dataclass(frozen=True)
+class Raw:
+    """The raw field's value."""
+    name: str
+
+
+@dataclass(frozen=True)
+class FileName:
+    """The file name of a Windows path (after the last backslash or slash)."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Hex:
+    """A `0x` hex id as `0x` + lower-case digits without leading zeros (renderers that zero-pad compare equal)."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Const:
+    value: str
+
+
+@dataclass(frozen=True)
+class Unless:
+    """`name`, or `fallback` when `name` is missing or one of `empty` (e.g. 4688's `-` target user)."""
+    name: str
+    empty: Tuple[str, ...]
+    fallback: "Spec"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The raw value translated by a table (compared case-insensitively); values not in it stay as they are."""
+    name: str
+    table: Tuple[Tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Coalesce:
+    items: Tuple["Spec", ...]
+
+
+Spec = Union[Raw, FileName, Hex, Const, Unless, Lookup, Coalesce]
+
+
+def raw_names(spec: Spec) -> List[str]:
+    """Raw field names a spec reads."""
+    if isinstance(spec, (Raw, FileName, Hex, Lookup)):
+        return [spec.name]
+    if isinstance(spec, Unless):
+        return [spec.name] + raw_names(spec.fallback)
+    if isinstance(spec, Coalesce):
+        return [n for s in spec.items for n in raw_names(s)]
+    return []
+
+
+# ---- sources -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EventSource:
+    name: str
+    channel: str              # System/Channel, compared case-insensitively (OTRF spells `security`)
+    event_code: str
+    source: str               # Splunk `source` of the add-on's input
+    sourcetype: str
+    cim: Mapping[str, Spec]
+    # raw fields every event of the source carries: a record of the source without them comes from a layout
+    # the runner reads only in part (a shipper renamed or moved them)
+    required: Tuple[str, ...] = ()
+    # raw Windows field -> ECS field path (dotted) an Elastic module moves it to; a `hex:`, `user:` or
+    # `hashes:` prefix names the conversion back (layouts.ecs_value)
+    ecs: Mapping[str, str] = field(default_factory=dict)
+
+
+INTEGRITY_SIDS = (("S-1-16-0", "Untrusted"), ("S-1-16-4096", "Low"), ("S-1-16-8192", "Medium"),
+                  ("S-1-16-8448", "Medium Plus"), ("S-1-16-12288", "High"), ("S-1-16-16384", "System"),
+                  ("S-1-16-20480", "Protected"))
+
+SYSMON_1 = EventSource(
+    name="Sysmon Event ID 1",
+    channel="Microsoft-Windows-Sysmon/Operational", event_code="1",
+    source="XmlWinEventLog:Microsoft-Windows-Sysmon/Operational", sourcetype="XmlWinEventLog",
+    cim={
+        "dest": Raw("Computer"), "user": Raw("User"), "process": Raw("CommandLine"),
+        "process_name": FileName("Image"), "process_exec": FileName("Image"), "process_path": Raw("Image"),
+        "process_id": Raw("ProcessId"), "process_guid": Raw("ProcessGuid"),
+        "parent_process": Raw("ParentCommandLine"), "parent_process_name": FileName("ParentImage"),
+        "parent_process_exec": FileName("ParentImage"), "parent_process_path": Raw("ParentImage"),
+        "parent_process_id": Raw("ParentProcessId"), "parent_process_guid": Raw("ParentProcessGuid"),
+        "process_integrity_level": Raw("IntegrityLevel"), "process_hash": Raw("Hashes"),
+        "process_current_directory": Raw("CurrentDirectory"), "original_file_name": Raw("OriginalFileName"),
+        "user_id": Raw("UserID"), "action": Const("allowed"), "vendor_product": Const("Microsoft Sysmon"),
+    },
+    required=("Image",),
+    # elastic/beats x-pack/winlogbeat/module/sysmon/config/winlogbeat-sysmon.js, event1 (mode: rename)
+    ecs={
+        "Image": "process.executable", "CommandLine": "process.command_line", "ProcessId": "process.pid",
+        "ProcessGuid": "process.entity_id", "CurrentDirectory": "process.working_directory",
+        "OriginalFileName": "process.pe.original_file_name", "Hashes": "hashes:process.hash",
+        "ParentImage": "process.parent.executable", "ParentCommandLine": "process.parent.command_line",
+        "ParentProcessId": "process.parent.pid", "ParentProcessGuid": "process.parent.entity_id",
+        "User": "user:user",
+    },
+)
+
+SECURITY_4688 = EventSource(
+    name="Security 4688",
+    channel="Security", event_code="4688",
+    source="XmlWinEventLog:Security", sourcetype="XmlWinEventLog",
+    cim={
+        "dest": Raw("Computer"),
+        "user": Unless("TargetUserName", ("-", ""), Raw("SubjectUserName")),
+        "process": Unless("CommandLine", ("",), Raw("NewProcessName")),
+        "process_name": FileName("NewProcessName"), "process_exec": FileName("NewProcessName"),
+        "process_path": Raw("NewProcessName"), "process_id": Hex("NewProcessId"),
+        "parent_process": Raw("ParentProcessName"), "parent_process_name": FileName("ParentProcessName"),
+        "parent_process_exec": FileName("ParentProcessName"), "parent_process_path": Raw("ParentProcessName"),
+        "parent_process_id": Hex("ProcessId"),
+        "process_integrity_level": Lookup("MandatoryLabel", INTEGRITY_SIDS),
+        "user_id": Unless("TargetUserSid", ("S-1-0-0", ""), Raw("SubjectUserSid")),
+        "action": Const("allowed"), "vendor_product": Const("Microsoft Windows"),
+    },
+    required=("NewProcessName",),
+    # elastic/beats x-pack/winlogbeat/module/security/config/winlogbeat-security.js, renameNewProcessFields
+    ecs={
+        "NewProcessName": "process.executable", "NewProcessId": "hex:process.pid",
+        "ParentProcessName": "process.parent.executable", "CommandLine": "process.command_line",
+    },
+)
+
+SOURCES: Tuple[EventSource, ...] = (SYSMON_1, SECURITY_4688)
+
+# CIM Endpoint.Processes columns (besides _time) in table order: ESCU's Processes field set, then the
+# Splunk default fields.
+PROCESS_FIELDS: List[str] = [
+    "dest", "user", "process", "process_name", "process_exec", "process_path", "process_id",
+    "process_guid", "parent_process", "parent_process_name", "parent_process_exec", "parent_process_path",
+    "parent_process_id", "parent_process_guid", "process_integrity_level", "process_hash",
+    "process_current_directory", "original_file_name", "user_id", "action", "vendor_product",
+    "host", "source", "sourcetype",
+]
+CIM_FIELDS: List[str] = [f for f in PROCESS_FIELDS if f not in ("host", "source", "sourcetype")]
+
+# Raw field names every record may carry under the Splunk names the mapping reads (System fields and the
+# time fields of every layout, see layouts.py).
+SYSTEM_FIELDS = ("Computer", "Hostname", "EventID", "EventCode", "Channel")
+TIME_FIELDS = ("SystemTime", "@timestamp", "UtcTime", "EventTime")
+
+
+def raw_fields_used() -> List[str]:
+    """Every raw field name the mapping reads, in a stable order."""
+    names: Dict[str, None] = dict.fromkeys(SYSTEM_FIELDS)
+    for s in SOURCES:
+        for spec in s.cim.values():
+            names.update(dict.fromkeys(raw_names(spec)))
+    names.update(dict.fromkeys(TIME_FIELDS))
+    return list(names)
+
+
+def event_codes() -> List[str]:
+    return sorted({s.event_code for s in SOURCES}, key=int)
+
+
+def source_of(channel: Optional[str], code: Optional[str]) -> Optional[EventSource]:
+    """The source of a record by its channel and event code (Python side; cim.py has the SQL twin)."""
+    if channel is None or code is None:
+        return None
+    for s in SOURCES:
+        if s.event_code == str(code) and s.channel.lower() == str(channel).lower():
+            return s
+    return None
+
+
+def check() -> None:
+    """Registry invariants (run by the tests): every source maps exactly the CIM fields."""
+    for s in SOURCES:
+        extra = set(s.cim) - set(CIM_FIELDS)
+        if extra:
+            raise ValueError(f"{s.name}: unknown CIM fields {sorted(extra)}")
