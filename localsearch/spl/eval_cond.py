@@ -121,6 +121,8 @@ def _cidrmatch(ctx: EvalContext, call: ECall) -> Compiled:
     # cidrmatch("X", Y): TRUE when IP address Y is in subnet X. IPv4 subnets; an IPv6 subnet is refused; a value
     # that is not an IPv4 address is not in an IPv4 subnet.
     text = literal_text(call, 0, "subnet")
+    if "/" not in text:
+        raise Unsupported(f"cidrmatch() with {text!r}: not a CIDR subnet (address/bits)", call.pos)
     try:
         net = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:

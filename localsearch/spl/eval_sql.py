@@ -15,6 +15,7 @@ Kinds: num, str, bool, any (text that may hold a number), list (multivalue, VARC
 """
 from __future__ import annotations
 
+import re
 from typing import List, Sequence, Tuple
 
 from .ast import EBinary, EBool, ECall, EField, ENot, ENum, EStr, EvalNode
@@ -24,6 +25,7 @@ from .numbers import DECIMAL, sql_number
 from .sql import Col, Resolver, lit, text_of
 
 NUMBER_RE = DECIMAL
+_NUMBER = re.compile(NUMBER_RE)
 NULL_TEXT = "CAST(NULL AS VARCHAR)"
 NULL_NUM = "CAST(NULL AS DOUBLE)"
 UNSUPPORTED = "unsupported in local runs: "
@@ -210,6 +212,11 @@ class EvalCompiler:
             raise SplError(f"cannot compare a Boolean with {node.op}", node.pos)
         if lk == "num" and rk == "num":
             return f"({ls} {op} {rs})"
+        literal = node.right if isinstance(node.right, EStr) else node.left if isinstance(node.left, EStr) else None
+        if op not in ("=", "<>") and "any" in (lk, rk) and isinstance(literal, EStr) and \
+                _NUMBER.fullmatch(literal.value):
+            raise Unsupported(f"comparing a field with the quoted number \"{literal.value}\" by {node.op} "
+                              "(as text or as numbers; write the number without quotes)", node.pos)
         if {lk, rk} == {"num", "any"}:
             a = ls if lk == "num" else number_of(ls)
             b = rs if rk == "num" else number_of(rs)
