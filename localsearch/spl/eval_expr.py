@@ -6,9 +6,9 @@ quotes, field names bare or in single quotes, numbers in decimal notation; the a
 any case). Binding from tightest: unary minus; `* / %`; `+ - .`; comparisons; NOT; AND; XOR; OR. Function calls
 are checked against the registry in functions.py (name, argument count).
 
-A bare field name holds only letters, digits and `_` (a name with other characters needs single quotes). An
-unquoted `a.b` is refused: it is either a dotted field name or a concatenation, and writing `'a.b'` or `a . b`
-says which.
+A bare field name holds only letters, digits and `_`: "If the expression references a field name that contains
+non-alphanumeric characters, it needs to be surrounded by single quotation marks" (eval), so an unquoted
+`Processes.dest` is the concatenation of fields `Processes` and `dest` (as ESCU's `RTLO_command_1.RTLO_command_2`).
 """
 from __future__ import annotations
 
@@ -51,9 +51,6 @@ def _split_word(tok: Token) -> List[ETok]:
                               "digit needs single quotes)", base + i)
         m = _IDENT.match(text, i)
         if m:
-            if m.end() < len(text) and text[m.end()] == "." and _IDENT.match(text, m.end() + 1):
-                raise Unsupported(f"unquoted {text!r} in an eval expression: write the field name in single quotes "
-                                  "('a.b') or put spaces around '.' to concatenate", base + i)
             out.append(ETok(IDENT, m.group(0), base + i))
             i = m.end()
             continue

@@ -99,7 +99,7 @@ def _strptime(ctx: EvalContext, call: ECall) -> Compiled:
     fmt = literal_text(call, 1, "format")
     parts = []
     for d in _directives(fmt, call.pos, "strptime()"):
-        if d.startswith("%") and d[1:] not in _SAME and d != "%z":
+        if d.startswith("%") and d[1:] not in _SAME and d not in ("%z", "%Z"):   # %Z: a zone name or abbreviation
             raise Unsupported(f"strptime() format directive {d!r}", call.pos)
         parts.append(d)
     text = ctx.text(call.args[0], call.pos)
