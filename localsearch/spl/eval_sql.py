@@ -16,7 +16,7 @@ Kinds: num, str, bool, any (text that may hold a number), list (multivalue, VARC
 from __future__ import annotations
 
 import re
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from .ast import EBinary, EBool, ECall, EField, ENot, ENum, EStr, EvalNode
 from .errors import SplError, Unsupported
@@ -147,7 +147,7 @@ class EvalCompiler:
         return f"({self.text(left, pos)} LIKE {self.text(right, pos)})"
 
     @staticmethod
-    def need_bool(kind: str, where: str, pos: int = None) -> None:  # type: ignore[assignment]
+    def need_bool(kind: str, where: str, pos: Optional[int] = None) -> None:
         if kind not in ("bool", "null"):
             raise SplError(f"{where} needs a Boolean (a comparison or a function such as isnull())", pos)
 

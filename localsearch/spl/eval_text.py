@@ -3,6 +3,8 @@
 round, abs."""
 from __future__ import annotations
 
+from typing import Callable
+
 from .ast import ECall
 from .errors import SplError, Unsupported
 from .eval_sql import NULL_TEXT, number_of
@@ -71,7 +73,7 @@ def _replace(ctx: EvalContext, call: ECall) -> Compiled:
     return f"regexp_replace({subject}, {lit(rx.pattern)}, {lit(repl)}, 'g')", "str"
 
 
-def _trim(fn: str):  # type: ignore[no-untyped-def]
+def _trim(fn: str) -> Callable[[EvalContext, ECall], Compiled]:
     def compile_(ctx: EvalContext, call: ECall) -> Compiled:
         # trim(X[, Y]): the characters in Y removed from the side(s) of X; without Y, spaces and tabs
         chars = ctx.text(call.args[1], call.pos) if len(call.args) > 1 else lit(" \t")

@@ -13,7 +13,7 @@ Splunk rules (Search Reference, regex, rex):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from ..errors import SplError, Unsupported
@@ -39,7 +39,7 @@ class RexCmd(Command):
     field: str
     rx: Optional[Re2]                  # extraction; None in sed mode
     max_match: int = 1
-    sed: Optional[Dict[str, str]] = field(default=None)   # kind s|y, pattern/from, replacement/to, flags
+    sed: Optional[Dict[str, str]] = None    # kind s|y, a: pattern or from, b: replacement or to, flags
 
 
 def parse_regex(tokens: List[Token], pos: int, end: int) -> RegexCmd:
