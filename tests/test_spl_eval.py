@@ -160,6 +160,7 @@ def ids(spl: str) -> List[str]:
     ('strptime("2023-11-14 22:13:20", "%F %T")', ["1700000000"] * 4),
     ('strptime(user, "%Y")', [None, None, None, None]),                    # text that does not fit: null
     ('strptime("2023-11-14 17:13:20 EST", "%F %T %Z")', ["1700000000"] * 4),
+    ('strptime("14/11/2023", "%d/%m/%Y")', ["1699920000"] * 4),
     ('relative_time(_time, "-1d@d")', ["1699833600", "1699833600", "1699920000", "1700006400"]),
     ('relative_time(_time, "@w1")', ["1699833600", "1699833600", "1699833600", "1699833600"]),   # Monday
     ('relative_time(_time, "+1mon@mon")', ["1701388800"] * 4),
@@ -221,6 +222,9 @@ def test_eval_errors_name_the_problem(spl: str, message: str) -> None:
     ('* | eval x=strptime(user, "%F %T %c")', "strptime() format directive '%c'"),
     ('* | where cidrmatch("fe80::/10", ip)', "IPv6 subnet"),
     ('* | eval x=tostring(n, "binary")', "tostring() format 'binary'"),
+    # TIME: strptime stops where the format ends (C's strptime); text with more after it is refused when met
+    ('* | eval x=strptime("2023-11-14 22:13:20.123", "%F %T")', "strptime() on text with more after the format"),
+    ('* | eval x=strptime(s, "%H:%M")', "without a year"),
     ('* | eval x=substr(user, 1, -1)', "negative length"),
     ('* | where match(user, ip)', "not a string literal"),
     ("* | eval x=sha256(user)", "eval function sha256()"),

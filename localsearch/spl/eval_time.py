@@ -4,6 +4,7 @@ UTC. Formats and time modifiers must be string literals; a format directive that
 rather than rendered differently."""
 from __future__ import annotations
 
+import re
 import time
 from typing import List
 
@@ -16,6 +17,14 @@ from .timespec import _PART, _UNITS
 # the directives DuckDB renders and reads as Splunk's strftime/strptime do (POSIX meanings)
 _SAME = set("YmdHMSybBaAjpIUWwuGV%")
 _EXPAND = {"F": "%Y-%m-%d", "T": "%H:%M:%S", "D": "%m/%d/%y", "R": "%H:%M"}
+
+
+# what each directive reads (to tell text that does not fit from text with more after a fitting prefix)
+_PREFIX = {"%Y": r"[0-9]{4}", "%y": r"[0-9]{2}", "%b": "[A-Za-z]+", "%B": "[A-Za-z]+", "%a": "[A-Za-z]+",
+           "%A": "[A-Za-z]+", "%p": "[AaPp][Mm]", "%z": r"(?:[+-][0-9]{2}:?[0-9]{2}|Z)", "%Z": r"[A-Za-z_/+-]+",
+           "%%": "%"}
+for _d in "mdHMSIjUWuwGV":
+    _PREFIX["%" + _d] = r"\s*[0-9]{1,3}"
 
 
 def _timestamp(epoch: str) -> str:
@@ -102,8 +111,16 @@ def _strptime(ctx: EvalContext, call: ECall) -> Compiled:
         if d.startswith("%") and d[1:] not in _SAME and d not in ("%z", "%Z"):   # %Z: a zone name or abbreviation
             raise Unsupported(f"strptime() format directive {d!r}", call.pos)
         parts.append(d)
+    if not any(d in ("%Y", "%y") for d in parts):
+        raise Unsupported(f"strptime() format {fmt!r} without a year (the date it gives is not documented)", call.pos)
     text = ctx.text(call.args[0], call.pos)
-    return f"CAST(epoch(try_strptime({text}, {lit(''.join(parts))})) AS DOUBLE)", "num"
+    parsed = f"try_strptime({text}, {lit(''.join(parts))})"
+    # text that fits the format and has more after it: C's strptime stops there, DuckDB's fails; refused when met
+    prefix = "^\\s*" + "".join(_PREFIX.get(d, re.escape(d)) if d.startswith("%") else re.escape(d) for d in parts)
+    more = (f"error('unsupported in local runs: strptime() on text with more after the format: ' || "
+            f"CAST(length({text}) AS VARCHAR) || ' characters')")
+    return (f"(CASE WHEN {parsed} IS NOT NULL THEN CAST(epoch({parsed}) AS DOUBLE) "
+            f"WHEN regexp_matches({text}, {lit(prefix)}) THEN {more} END)"), "num"
 
 
 def _relative_sql(ts: str, spec: str, pos: int) -> str:
