@@ -129,6 +129,22 @@ def ids(spl: str) -> List[str]:
     # MATH
     ("round(n / 8, 1)", ["0.6", "1.5", None, "0"]),
     ("round(2.5) + abs(-n)", ["8", "15", None, "3"]),          # round: halves away from zero
+    ("floor(n / 4) . ceil(n / 4) . ceiling(-1.5)", ["12-1", "33-1", None, "00-1"]),
+    ("sqrt(n * n) + pow(2, 3) + log(100) + log(8, 2) + exp(0)", ["19", "26", None, "14"]),
+    ("round(ln(n), 4)", ["1.6094", "2.4849", None, None]),                  # ln(0): null
+    # INFO: isint, typeof ("Invalid" for no value)
+    ('if(isint(s), "int", "no")', ["int", "int", "no", "no"]),
+    ("typeof(s) . typeof(n) . typeof(1 < 2)", ["NumberNumberBoolean", "NumberNumberBoolean",
+                                                "StringInvalidBoolean", "InvalidNumberBoolean"]),
+    # Statistical eval functions: max/min over all values; "strings are greater than numbers"
+    ("max(n, s)", ["10", "12", "abc", "0"]),
+    ("min(n, s, 7)", ["5", "7", "7", "0"]),
+    ('max(1, 3, "foo", user)', ["foo", "foo", "foo", "foo"]),
+    ('max(split("1 3 5 6 4 2", " "))', ["6", "6", "6", "6"]),
+    # MV: mvfind (0-based index of the first match), mvsort (lexicographic), mvzip
+    ('mvfind(mv, "b")', ["1", None, None, "2"]),
+    ('mvjoin(mvsort(mvappend("b", "A", "a", "1")), ",")', ["1,A,a,b"] * 4),
+    ('mvjoin(mvzip(mv, mv, "="), ";")', ["a=a;b=b", None, "c=c", "a=a;a=a;b=b"]),
     # MV: mvcount (null when none), mvindex (0-based, negative from the end, ranges inclusive), mvjoin
     ("mvcount(mv)", ["2", None, "1", "3"]),
     ("mvcount(user)", ["1", None, "1", "1"]),

@@ -1,6 +1,6 @@
 """Comparison, conditional and informational eval functions (Search Reference, "Comparison and Conditional
 functions", "Informational functions"): if, case, coalesce, null, true, false, isnull, isnotnull, isnum, isstr,
-in, like, match, cidrmatch, validate."""
+in, like, match, cidrmatch, validate, isint, typeof."""
 from __future__ import annotations
 
 import ipaddress
@@ -147,3 +147,27 @@ def _validate(ctx: EvalContext, call: ECall) -> Compiled:
     values, kind = ctx.unify([ctx.eval(call.args[i]) for i in range(1, len(call.args), 2)], call.pos)
     whens = " ".join(f"WHEN NOT COALESCE({c}, FALSE) THEN {v}" for c, v in zip(conds, values))
     return f"(CASE {whens} END)", kind
+
+
+@function("isint", 1)
+def _isint(ctx: EvalContext, call: ECall) -> Compiled:
+    # isint(X): TRUE when X is an integer (a field value of decimal digits is one)
+    sql, kind = ctx.scalar(call.args[0], call.pos)
+    if kind == "num":
+        return f"COALESCE({sql} = trunc({sql}), FALSE)", "bool"
+    if kind != "any":
+        return "FALSE", "bool"
+    return f"COALESCE(regexp_full_match({sql}, '[-+]?[0-9]+'), FALSE)", "bool"
+
+
+@function("typeof", 1)
+def _typeof(ctx: EvalContext, call: ECall) -> Compiled:
+    # typeof(X): "Number", "String", "Boolean", or "Invalid" for no value
+    sql, kind = ctx.eval(call.args[0])
+    if kind == "list":
+        raise Unsupported("typeof() of a multivalue value", call.pos)
+    fixed = {"num": "Number", "str": "String", "bool": "Boolean", "null": "Invalid"}
+    if kind in fixed:
+        return (f"(CASE WHEN {sql} IS NULL THEN 'Invalid' ELSE {lit(fixed[kind])} END)" if kind != "null"
+                else "'Invalid'"), "str"
+    return f"(CASE WHEN {sql} IS NULL THEN 'Invalid' WHEN {looks_numeric(sql)} THEN 'Number' ELSE 'String' END)", "str"

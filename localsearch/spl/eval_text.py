@@ -1,6 +1,6 @@
 """Text, conversion and mathematical eval functions (Search Reference, "Text functions", "Conversion functions",
 "Mathematical functions"): len, lower, upper, substr, replace, trim, ltrim, rtrim, split, tonumber, tostring,
-round, abs."""
+round, abs, floor, ceil, sqrt, pow, exp, ln, log."""
 from __future__ import annotations
 
 from typing import Callable
@@ -154,3 +154,49 @@ def _abs(ctx: EvalContext, call: ECall) -> Compiled:
     return f"abs({ctx.number(call.args[0], call.pos, 'abs()')})", "num"
 
 
+
+
+@function("floor", 1)
+def _floor(ctx: EvalContext, call: ECall) -> Compiled:
+    return f"floor({ctx.number(call.args[0], call.pos, 'floor()')})", "num"
+
+
+def _ceil(ctx: EvalContext, call: ECall) -> Compiled:
+    return f"ceil({ctx.number(call.args[0], call.pos, 'ceil()')})", "num"
+
+
+function("ceil", 1)(_ceil)
+function("ceiling", 1)(_ceil)
+
+
+@function("sqrt", 1)
+def _sqrt(ctx: EvalContext, call: ECall) -> Compiled:
+    x = ctx.number(call.args[0], call.pos, "sqrt()")
+    return f"(CASE WHEN {x} >= 0 THEN sqrt({x}) END)", "num"
+
+
+@function("pow", 2)
+def _pow(ctx: EvalContext, call: ECall) -> Compiled:
+    # pow(X, Y): X to the power Y (a result that is not a finite number: null)
+    x, y = ctx.number(call.args[0], call.pos, "pow()"), ctx.number(call.args[1], call.pos, "pow()")
+    return f"(CASE WHEN isfinite(pow({x}, {y})) THEN pow({x}, {y}) END)", "num"
+
+
+@function("exp", 1)
+def _exp(ctx: EvalContext, call: ECall) -> Compiled:
+    x = ctx.number(call.args[0], call.pos, "exp()")
+    return f"(CASE WHEN isfinite(exp({x})) THEN exp({x}) END)", "num"
+
+
+@function("ln", 1)
+def _ln(ctx: EvalContext, call: ECall) -> Compiled:
+    x = ctx.number(call.args[0], call.pos, "ln()")
+    return f"(CASE WHEN {x} > 0 THEN ln({x}) END)", "num"
+
+
+@function("log", 1, 2)
+def _log(ctx: EvalContext, call: ECall) -> Compiled:
+    # log(X[, Y]): the logarithm of X in base Y (default 10)
+    x = ctx.number(call.args[0], call.pos, "log()")
+    base = ctx.number(call.args[1], call.pos, "log()") if len(call.args) > 1 else "CAST(10 AS DOUBLE)"
+    return f"(CASE WHEN {x} > 0 AND {base} > 0 AND {base} <> 1 THEN ln({x}) / ln({base}) END)", "num"
