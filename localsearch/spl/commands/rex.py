@@ -97,7 +97,7 @@ def parse_rex(tokens: List[Token], pos: int, end: int) -> RexCmd:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        if tok.kind == WORD and i + 2 < len(tokens) + 0 and tokens[i + 1].kind == OP and tokens[i + 1].value == "=":
+        if tok.kind == WORD and i + 2 < len(tokens) and tokens[i + 1].kind == OP and tokens[i + 1].value == "=":
             opts[tok.value.lower()] = tokens[i + 2].value
             i += 3
             continue
