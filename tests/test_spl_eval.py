@@ -242,6 +242,8 @@ def test_eval_errors_name_the_problem(spl: str, message: str) -> None:
     ('* | eval x=strptime("2023-11-14 22:13:20.123", "%F %T")', "strptime() on text with more after the format"),
     ('* | eval x=strptime(s, "%H:%M")', "without a year"),
     ('* | eval x=substr(user, 1, -1)', "negative length"),
+    ('* | eval x=tostring(n / 4, "duration")', 'tostring(X, "duration") of a number with a fraction'),
+    ('* | eval x=tostring(n / 4, "hex")', 'tostring(X, "hex") of a number with a fraction'),
     ('* | where match(user, ip)', "not a string literal"),
     ("* | eval x=sha256(user)", "eval function sha256()"),
     ('* | where cidrmatch("10.1.2.3", ip)', "not a CIDR subnet"),
@@ -339,6 +341,11 @@ def test_rex_published_escu_step() -> None:
 def test_rex_keeps_existing_values_when_it_does_not_match() -> None:
     out = column('* | rex field=process_name "^(?<user>[a-z]+)\\.exe$" | table id user', "user")
     assert out == ["cmd", "powershell", "notepad", "carol"]      # RUNDLL32.EXE does not match: carol stays
+
+
+def test_rex_onto_a_multivalue_field_sets_it_only_where_it_matches() -> None:
+    out = column('* | rex field=process_name "^(?<mv>[a-z]+)\\.exe$" | table id mv', "mv")
+    assert out == ["cmd", "powershell", "notepad", ["a", "a", "b"]]
 
 
 def test_rex_max_match_gives_multivalue() -> None:

@@ -161,7 +161,7 @@ def compile_rex(cmd: RexCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
             keep = old.sql if old is not None and not old.is_list else NULL_TEXT
             if old is not None and old.is_list:
                 typ = old.type
-                value, keep = f"[{value}]", old.sql
+                value, keep = f"(CASE WHEN {value} IS NOT NULL THEN [{value}] END)", old.sql
         else:
             values = f"list_filter(regexp_extract_all({guarded}, {lit(rx.pattern)}, {number}), lambda v: v <> '')"
             if cmd.max_match > 1:
