@@ -102,6 +102,7 @@ def ids(spl: str) -> List[str]:
     ('if(process_name != "CMD.EXE", 1, 0)', ["1", "1", "1", "1"]),
     ('if(n > 1 XOR s > 9, "x", "-")', ["-", "x", "-", "-"]),
     ('if(like(process, "%.exe -%"), 1, 0)', ["0", "1", "0", "0"]),
+    ('if(like(process, "C:\\\\Windows\\\\System32%"), 1, 0)', ["0", "0", "1", "0"]),   # other backslashes: themselves
     ('if(in(process_name, "cmd.exe", "notepad.exe"), 1, 0)', ["1", "0", "1", "0"]),
     # TEXT
     ("len(process_name)", ["7", "14", "11", "12"]),
@@ -249,6 +250,10 @@ def test_eval_errors_name_the_problem(spl: str, message: str) -> None:
     ('* | where cidrmatch("10.1.2.3", ip)', "not a CIDR subnet"),
     # a field against a quoted number with < > <= >=: as text or as numbers is not documented
     ('* | where s > "9"', "quoted number"),
+    # COND: like() documents % and _ but no escape character: a backslash before them is refused
+    ('* | where NOT like(process, "%\\\\windows\\\\system32\\\\%")', "with a backslash before %"),
+    ('* | where like(process, "%\\\\_%")', "with a backslash before %"),
+    ('* | where like(process, s . "\\\\%")', "like pattern with a backslash before"),
 ])
 def test_eval_refusals(spl: str, what: str) -> None:
     with pytest.raises(Unsupported) as err:

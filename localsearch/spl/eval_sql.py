@@ -26,6 +26,7 @@ from .sql import Col, Resolver, lit, text_of
 
 NUMBER_RE = DECIMAL
 _NUMBER = re.compile(NUMBER_RE)
+_LIKE_ESCAPE = re.compile(r"\\[%_\\]")
 NULL_TEXT = "CAST(NULL AS VARCHAR)"
 NULL_NUM = "CAST(NULL AS DOUBLE)"
 UNSUPPORTED = "unsupported in local runs: "
@@ -143,8 +144,19 @@ class EvalCompiler:
         return sql
 
     def like(self, left: EvalNode, right: EvalNode, pos: int) -> str:
-        # like(): % any run of characters, _ one character; no escape character (DuckDB's LIKE without ESCAPE)
-        return f"({self.text(left, pos)} LIKE {self.text(right, pos)})"
+        # like(): % any run of characters, _ one character (Search Reference, "Comparison and Conditional
+        # functions"); the documentation names no escape character, so a backslash before %, _ or a backslash
+        # (escape or literal?) is refused; any other backslash is itself (DuckDB's LIKE without ESCAPE)
+        if isinstance(right, EStr):
+            if _LIKE_ESCAPE.search(right.value):
+                raise Unsupported(f"like pattern {right.value!r} with a backslash before %, _ or \\ (an escape "
+                                  "or a literal backslash is not documented)", pos)
+            return f"({self.text(left, pos)} LIKE {self.text(right, pos)})"
+        pattern = self.text(right, pos)
+        refuse = ("error('unsupported in local runs: like pattern with a backslash before %, _ or \\: ' || "
+                  f"{pattern})")
+        guarded = f"(CASE WHEN regexp_matches({pattern}, {lit(_LIKE_ESCAPE.pattern)}) THEN {refuse} ELSE {pattern} END)"
+        return f"({self.text(left, pos)} LIKE {guarded})"
 
     @staticmethod
     def need_bool(kind: str, where: str, pos: Optional[int] = None) -> None:
