@@ -70,7 +70,9 @@ def ids(spl: str) -> List[str]:
 @pytest.mark.parametrize("expr,expected", [
     # EVAL: arithmetic on numbers; a field value that looks like a number is a number
     ("n * 2 + 1", ["11", "25", None, "1"]),
-    ("s + 1", ["11", "10", None, None]),                       # "abc" + 1 and a missing s: null
+    ("if(isnum(s), s + 1, null())", ["11", "10", None, None]),
+    ("s + s", ["20", "18", "abcabc", None]),                      # two strings concatenate
+    ("s * 2", ["20", "18", None, None]),                          # text that is not a number: null
     ("n / 4", ["1.25", "3", None, "0"]),
     ("n % 5", ["0", "2", None, "0"]),
     ("12 / n", ["2.4", "1", None, None]),                      # division by zero: null
@@ -234,6 +236,7 @@ def test_eval_errors_name_the_problem(spl: str, message: str) -> None:
     ("* | eval x=1_000", "not a decimal number"),
     # a multivalue field with more than one value where one value is needed: not documented, refused when met
     ("* | eval x=upper(mv)", "multivalue field mv where a single value is needed"),
+    ("* | eval x=s + 1", "+ of a number and a string (abc + 1)"),     # not documented for values in the data
     ('* | where mv="a"', "multivalue field mv where a single value is needed"),
     ('* | eval x=strftime(_time, "%c")', "strftime() format directive '%c'"),
     ('* | eval x=strptime(user, "%F %T %c")', "strptime() format directive '%c'"),

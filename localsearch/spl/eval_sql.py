@@ -2,7 +2,8 @@
 
 Splunk rules followed (Search Reference, "eval", "where", "Evaluation functions"):
 - A field value that looks like a decimal number is a number (`x > 5`, `x + 1`); other values are strings.
-- `+` adds two numbers or concatenates two strings ("Typechecking failed" for a literal string and a number);
+- `+` adds two numbers or concatenates two strings ("Typechecking failed" for a literal string and a number; a
+  number and a string met in the data are refused);
   `- * / %` take numbers; `.` concatenates, numbers in their text form. Any operand null: the result is null.
   A value that is not a number in arithmetic gives null.
 - Comparisons: numbers numerically, strings case-sensitively as text, a number-looking field against a number
@@ -209,8 +210,12 @@ class EvalCompiler:
         ta, tb = as_text(ls, lk), as_text(rs, rk)
         na = "TRUE" if lk == "num" else ("FALSE" if lk == "str" else looks_numeric(ls))
         nb = "TRUE" if rk == "num" else ("FALSE" if rk == "str" else looks_numeric(rs))
-        return (f"(CASE WHEN {na} AND {nb} THEN {text_of(f'({a} + {b})', 'DOUBLE')} "
-                f"WHEN NOT {na} AND NOT {nb} THEN {ta} || {tb} END)"), "any"
+        # a number and a string met at run time: not documented (null? concatenation?), refused when met
+        mixed = ("error('unsupported in local runs: + of a number and a string (' || "
+                 f"{ta} || ' + ' || {tb} || ')')")
+        return (f"(CASE WHEN {ta} IS NULL OR {tb} IS NULL THEN NULL WHEN {na} AND {nb} THEN "
+                f"{text_of(f'({a} + {b})', 'DOUBLE')} WHEN NOT {na} AND NOT {nb} THEN {ta} || {tb} "
+                f"ELSE {mixed} END)"), "any"
 
     def _comparison(self, node: EBinary) -> str:
         ls, lk = self.scalar(node.left, node.pos)
