@@ -248,6 +248,7 @@ def test_eval_errors_name_the_problem(spl: str, message: str) -> None:
     ('* | eval x=substr(user, 1, -1)', "negative length"),
     ('* | eval x=tostring(n / 4, "duration")', 'tostring(X, "duration") of a number with a fraction'),
     ('* | eval x=tostring(n / 4, "hex")', 'tostring(X, "hex") of a number with a fraction'),
+    ('* | eval x=tostring(-n, "hex")', 'tostring(X, "hex") of a negative number'),
     ('* | where match(user, ip)', "not a string literal"),
     ("* | eval x=sha256(user)", "eval function sha256()"),
     ('* | where cidrmatch("10.1.2.3", ip)', "not a CIDR subnet"),

@@ -133,7 +133,9 @@ def _tostring(ctx: EvalContext, call: ECall) -> Compiled:
                     f"CAST({num} AS VARCHAR))")
         num = f"(CASE WHEN {num} <> trunc({num}) THEN {fraction} ELSE {num} END)"
     if fmt == "hex":
-        return (f"(CASE WHEN {num} < 0 THEN '-' ELSE '' END || '0x' || upper(hex(CAST(abs({num}) AS BIGINT))))"), "str"
+        negative = ("error('unsupported in local runs: tostring(X, \"hex\") of a negative number: ' || "
+                    f"CAST({num} AS VARCHAR))")
+        return f"(CASE WHEN {num} < 0 THEN {negative} ELSE '0x' || upper(hex(CAST({num} AS BIGINT))) END)", "str"
     if fmt == "commas":
         return (f"(CASE WHEN {num} = trunc({num}) THEN format('{{:,}}', CAST({num} AS BIGINT)) "
                 f"ELSE format('{{:,.2f}}', {num}) END)"), "str"
