@@ -6,27 +6,37 @@ argument count from the entry; the compiler (eval_sql.py) calls the entry's `sql
 `unsupported in local runs: eval function name()`.
 
 To add a function: write `@function("name", min_args, max_args)` over a function
-`(ctx: EvalContext, call: ECall) -> (sql, kind)` below (or in a module imported at the end of this one). Kinds:
-num, str, bool, any (text whose values may be numbers), list (multivalue), null. State the Splunk rule
-(Search Reference, "Evaluation functions") in a comment.
+`(ctx: EvalContext, call: ECall) -> (sql, kind)` in the module of its family (imported at the end of eval_sql.py):
+eval_cond.py (comparison, conditional, informational), eval_text.py (text, conversion, mathematical),
+eval_mv.py (multivalue), eval_time.py (date and time). Kinds: num, str, bool, any (text whose values may be
+numbers), list (multivalue), null. State the Splunk rule (Search Reference, "Evaluation functions") in a comment.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Protocol, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
-from .ast import ECall, EStr, EvalNode
-from .errors import SplError
-from .regex import check_regex
+from .ast import ECall, EvalNode
+from .errors import SplError, Unsupported
+
+if TYPE_CHECKING:
+    from .sql import Col
 
 Compiled = Tuple[str, str]      # (SQL, kind)
 
 
 class EvalContext(Protocol):
+    resolve: Callable[[str, int], Optional["Col"]]
+
     def eval(self, node: EvalNode) -> Compiled: ...              # any value, lists included
-    def scalar(self, node: EvalNode, pos: int) -> Compiled: ...  # refuses multivalue
+    def scalar(self, node: EvalNode, pos: int) -> Compiled: ...  # one value (multivalue with more: refused)
     def text(self, node: EvalNode, pos: int) -> str: ...         # scalar rendered as Splunk text
+    def number(self, node: EvalNode, pos: int, what: str = ...) -> str: ...   # scalar as a number or null
+    def condition(self, node: EvalNode, pos: int, what: str) -> str: ...      # a Boolean
     def like(self, left: EvalNode, right: EvalNode, pos: int) -> str: ...
+    def as_list(self, node: EvalNode) -> str: ...                # any value as VARCHAR[] (null stays null)
+    def unify(self, branches: Sequence[Compiled], pos: int) -> Tuple[List[str], str]: ...
+    def bound(self, name: str, col: "Col") -> "EvalContext": ...   # the same context with one field rebound
 
 
 @dataclass(frozen=True)
@@ -58,82 +68,22 @@ def function(name: str, min_args: int, max_args: Optional[int] = -1) -> Callable
     return deco
 
 
-# ---- the functions -----------------------------------------------------------------------------------
-@function("true", 0)
-def _true(ctx: EvalContext, call: ECall) -> Compiled:
-    return "TRUE", "bool"
+
+def literal_text(call: ECall, i: int, what: str) -> str:
+    """An argument that must be a string literal here (a format, a CIDR, a time modifier)."""
+    from .ast import EStr
+    arg = call.args[i]
+    if not isinstance(arg, EStr):
+        raise Unsupported(f"{call.name}() with a {what} that is not a string literal", call.pos)
+    return arg.value
 
 
-@function("false", 0)
-def _false(ctx: EvalContext, call: ECall) -> Compiled:
-    return "FALSE", "bool"
+def literal_int(call: ECall, i: int, what: str) -> int:
+    from .ast import ENum
+    arg = call.args[i]
+    if not isinstance(arg, ENum):
+        raise Unsupported(f"{call.name}() with a {what} that is not a number literal", call.pos)
+    if arg.value != int(arg.value):
+        raise SplError(f"{call.name}(): the {what} must be a whole number, got {arg.text}", call.pos)
+    return int(arg.value)
 
-
-def _null_test(ctx: EvalContext, call: ECall) -> str:
-    sql, kind = ctx.eval(call.args[0])
-    return f"({sql} IS NULL OR len({sql}) = 0)" if kind == "list" else f"({sql} IS NULL)"
-
-
-@function("isnull", 1)
-def _isnull(ctx: EvalContext, call: ECall) -> Compiled:
-    return _null_test(ctx, call), "bool"
-
-
-@function("isnotnull", 1)
-def _isnotnull(ctx: EvalContext, call: ECall) -> Compiled:
-    return f"(NOT {_null_test(ctx, call)})", "bool"
-
-
-@function("like", 2)
-def _like(ctx: EvalContext, call: ECall) -> Compiled:
-    return ctx.like(call.args[0], call.args[1], call.pos), "bool"
-
-
-@function("match", 2)
-def _match(ctx: EvalContext, call: ECall) -> Compiled:
-    if isinstance(call.args[1], EStr):
-        check_regex(call.args[1].value, call.pos)
-    return f"regexp_matches({ctx.text(call.args[0], call.pos)}, {ctx.text(call.args[1], call.pos)})", "bool"
-
-
-@function("lower", 1)
-def _lower(ctx: EvalContext, call: ECall) -> Compiled:
-    return f"lower({ctx.text(call.args[0], call.pos)})", "str"
-
-
-@function("upper", 1)
-def _upper(ctx: EvalContext, call: ECall) -> Compiled:
-    return f"upper({ctx.text(call.args[0], call.pos)})", "str"
-
-
-@function("len", 1)
-def _len(ctx: EvalContext, call: ECall) -> Compiled:
-    return f"length({ctx.text(call.args[0], call.pos)})", "num"
-
-
-
-@function("isnum", 1)
-def _isnum(ctx: EvalContext, call: ECall) -> Compiled:
-    sql, kind = ctx.scalar(call.args[0], call.pos)
-    if kind == "num":
-        return "TRUE", "bool"
-    return f"(TRY_CAST({sql} AS DOUBLE) IS NOT NULL)", "bool"
-
-
-@function("isstr", 1)
-def _isstr(ctx: EvalContext, call: ECall) -> Compiled:
-    sql, kind = ctx.scalar(call.args[0], call.pos)
-    if kind == "num":
-        return "FALSE", "bool"
-    return f"({sql} IS NOT NULL AND NOT (TRY_CAST({sql} AS DOUBLE) IS NOT NULL))", "bool"
-
-
-@function("in", 2, None)
-def _in(ctx: EvalContext, call: ECall) -> Compiled:
-    values = [ctx.text(a, call.pos) for a in call.args[1:]]
-    return f"({ctx.text(call.args[0], call.pos)} IN ({', '.join(values)}))", "bool"
-
-
-@function("coalesce", 1, None)
-def _coalesce(ctx: EvalContext, call: ECall) -> Compiled:
-    return f"COALESCE({', '.join(ctx.text(a, call.pos) for a in call.args)})", "any"

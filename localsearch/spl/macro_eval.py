@@ -159,6 +159,8 @@ def _eval(node: EvalNode, args: Dict[str, Value], macro: "Macro") -> Value:
 
 
 def _binary(node: EBinary, args: Dict[str, Value], macro: "Macro") -> Value:
+    if node.op not in ("AND", "OR", "LIKE", "=", "!=", "<", ">", "<=", ">="):      # arithmetic, '.', XOR
+        raise Unsupported(f"validation of macro `{macro.name}` ({macro.origin}): operator {node.op}")
     left = _eval(node.left, args, macro)
     if node.op in ("AND", "OR"):
         right = _eval(node.right, args, macro)

@@ -10,6 +10,7 @@ from ..expr import parse_eval, parse_search
 from ..lexer import Token
 from ..sql import compile_search, resolver_for
 from .base import Command, CommandSpec, Frame, Runtime, register
+from .evaluate import materialize_checked
 
 
 @dataclass
@@ -59,7 +60,7 @@ def parse_where(tokens: List[Token], pos: int, end: int) -> WhereCmd:
 def compile_where_cmd(cmd: WhereCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
     assert frame is not None
     pred = compile_where(cmd.expr, resolver_for(frame.cols))
-    return rt.materialize(frame.table, [(c.name, c.sql) for c in frame.cols], pred)
+    return materialize_checked(rt, frame, frame.cols, pred, cmd.pos)
 
 
 register(CommandSpec("search", SearchCmd, parse_search_cmd, compile_search_cmd, search_values=True))
