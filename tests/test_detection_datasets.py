@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
+from rbascore_core import DOLLAR_STANDIN
 
 from project import DATASETS, REPO, SYSMON_RULE, localsearch, needs_datasets, rendered_message
 
@@ -93,9 +94,9 @@ def run_cli(*args: str, cwd: Path = REPO) -> Tuple[int, List[dict], str]:
 
 
 def expected_message(r: dict) -> str:
-    """The shipped template filled in; rbascore writes a `$` from a value as U+FF04 (machine accounts such as
-    `WORKSTATION6$` are users here), so ES cannot expand it as a token."""
-    return rendered_message({k: str(v).replace("$", "\uff04") for k, v in r.items()})
+    """The shipped template filled in; rbascore writes a `$` from a value as its stand-in (machine accounts such
+    as `WORKSTATION6$` are users here), so ES cannot expand it as a token."""
+    return rendered_message({k: str(v).replace("$", DOLLAR_STANDIN) for k, v in r.items()})
 
 
 def test_correlation_search_finds_every_wmiprvse_child_and_nothing_else() -> None:

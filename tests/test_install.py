@@ -2,6 +2,8 @@
 dependencies, and the installed command (not the checkout's modules) runs from another folder."""
 from __future__ import annotations
 
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -52,7 +54,9 @@ def test_installed_command_runs_from_another_folder(wheel: Path, tmp_path: Path)
     proc = subprocess.run([sys.executable, str(command), "run", "--app-dir", str(REPO), str(SAMPLES),
                            "--format", "csv"], cwd=elsewhere, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert len(proc.stdout.splitlines()) == 6 and proc.stdout.startswith("dest,")
+    header, *rows = list(csv.reader(io.StringIO(proc.stdout)))
+    assert {"dest", "user", "process_name", "risk_score", "risk_message"} <= set(header)
+    assert len(rows) == 5
     check = subprocess.run([sys.executable, "-c", "import localsearch; print(localsearch.__file__)"], cwd=elsewhere,
                            capture_output=True, text=True, env=env, check=True)
     assert check.stdout.startswith(str(target))
