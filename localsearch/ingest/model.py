@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 
 class LoadError(Exception):
@@ -30,11 +30,14 @@ class Skipped:
 
 @dataclass
 class FileReport:
-    path: Path
-    format: str            # "evtx", "xmlwineventlog", "jsonl" (OTRF flat), "jsonl-winlogbeat", "ignored"
+    path: Path             # as given or walked; an archive member as `<archive>!/<member>`
+    format: str            # "evtx", "xmlwineventlog", "jsonl" (OTRF flat), "jsonl-winlogbeat", "splunk-csv",
+                           # "splunk-json", "ignored"
     events_read: int = 0
     records_skipped: int = 0
     note: str = ""         # why a file found while walking a folder was ignored
+    container: str = ""    # "gzip", "zip", "tar" when read from a compressed file
+    records_stated: Optional[int] = None    # EVTX: the records the file's chunk headers (and header) state
 
 
 @dataclass
@@ -50,3 +53,5 @@ class LoadReport:
     columns: Dict[str, Dict[str, str]] = field(default_factory=dict)
     # where the `events` view reads from (originals and staged NDJSON files); see load.py
     staging_dir: Optional[Path] = None
+    # inputs that could not be read, with the reason (only with keep_going; otherwise the load fails)
+    failed: List[Tuple[Path, str]] = field(default_factory=list)
