@@ -1,13 +1,16 @@
 """Benchmark: localsearch ingest (and the whole runner) against a plain Python baseline, same run, same data.
 
-    .venv/bin/python -m bench.localsearch_bench [--events 1000000] [--evtx-copies 200] [--no-run]
+    .venv/bin/python -m bench.localsearch_bench [--events 1000000] [--evtx-copies 200] [--evtx-big 2]
+        [--evtx-big-chunks 1000] [--repeat 3] [--no-run] [--no-json]
     (from the repository root, or `make bench`)
 
 Data (built in a temporary folder, removed afterwards; needs the shared datasets next to the repository,
 ../shared/datasets, and skips with a message without them):
   * JSON lines: the OTRF files of the shared datasets (otrf/ and otrf-negatives/, 19,480 events, ~2.2 KB
     per event) concatenated as many times as needed for --events events, one file.
-  * EVTX: the three shared EVTX files copied --evtx-copies times under different names.
+  * EVTX, many small files: the three shared EVTX files copied --evtx-copies times under different names.
+  * EVTX, a few large files: --evtx-big files of --evtx-big-chunks 64 KiB chunks each, built from the chunks of the
+    shared EVTX files by bench/evtx_build.py (valid EVTX: records renumbered, checksums recomputed).
 
 Sides, each in its own subprocess so peak RSS (the child's ru_maxrss from wait4) is per side:
   (a) baseline  plain Python: json.loads per line (EVTX: evtx records_json + json.loads) and a dict filter
@@ -19,8 +22,11 @@ Sides, each in its own subprocess so peak RSS (the child's ru_maxrss from wait4)
                 and the rbascore subprocess.
   (d) raw-run   the same for the raw Sysmon variant, a raw-event search over the `events` view.
   (skip c and d with --no-run.)
-Reported: seconds, events/s, peak RSS, and ratios against (a). Goal: the correlation search end to end (c)
->= 5x the baseline's events/s on ~1,000,000 JSON-lines events, peak RSS < 2 GB.
+  For EVTX also (e) bare: the bare one-process `evtx` parse, PyEvtxParser(path).records_json() touching each
+  record's JSON text and nothing else; EVTX ratios are against it. EVTX sides run --repeat times: medians.
+Reported: seconds, events/s, peak RSS, and ratios against the baseline. Goals: the correlation search end to end
+(c) >= 5x the baseline's events/s on ~1,000,000 JSON-lines events, peak RSS < 2 GB; EVTX ingest >= 1.0x the
+bare parse (not reached: README "Benchmarks" says what limits it).
 """
 from __future__ import annotations
 
@@ -61,6 +67,18 @@ for name in sys.argv[1:]:
                     n += 1
                     hits += keep(json.loads(line))
 print(json.dumps({"events": n, "hits": hits, "seconds": time.perf_counter() - t0}))
+'''
+
+BARE = r'''
+import json, sys, time
+from evtx import PyEvtxParser
+t0 = time.perf_counter()
+n = 0
+for name in sys.argv[1:]:
+    for rec in PyEvtxParser(name).records_json():
+        rec["data"]
+        n += 1
+print(json.dumps({"events": n, "hits": 0, "seconds": time.perf_counter() - t0}))
 '''
 
 INGEST = r'''
@@ -119,6 +137,16 @@ def measured(argv, timeout):
     return run_side([sys.executable, "-c", RSS_WRAPPER] + argv, timeout)
 
 
+def median_side(argv, timeout, repeat):
+    """measured() `repeat` times: the run with the median wall time."""
+    runs = [measured(argv, timeout) for _ in range(max(1, repeat))]
+    ok = [r for r in runs if "error" not in r[0]]
+    if not ok:
+        return runs[0]
+    ok.sort(key=lambda r: r[1])
+    return ok[len(ok) // 2]
+
+
 def build_jsonl(dst: Path, target: int) -> int:
     files = sorted((DATASETS / "otrf").glob("*.json")) + sorted((DATASETS / "otrf-negatives").glob("*.json"))
     blobs = []
@@ -161,6 +189,10 @@ def main() -> int:
     ap.add_argument("--evtx-copies", type=int, default=200)
     ap.add_argument("--no-run", action="store_true", help="skip the full `python -m localsearch run` side")
     ap.add_argument("--timeout", type=int, default=150)
+    ap.add_argument("--evtx-big", type=int, default=2, help="large EVTX files built (0: none)")
+    ap.add_argument("--evtx-big-chunks", type=int, default=1000, help="64 KiB chunks per large EVTX file")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each EVTX side (the median is reported)")
+    ap.add_argument("--no-json", action="store_true", help="skip the JSON lines part")
     args = ap.parse_args()
     missing = datasets_missing("otrf", "otrf-negatives", "mdecrevoisier")
     if missing:
@@ -171,48 +203,71 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="localsearch-bench-"))
     try:
         t0 = time.perf_counter()
-        big = tmp / "otrf-big.json"
-        n = build_jsonl(big, args.events)
-        print(f"JSON lines: {n:,} events, {big.stat().st_size / 2**20:,.0f} MiB (built in {time.perf_counter() - t0:.1f}s)")
-        sides = {
-            "baseline": measured([py, "-c", BASELINE, str(big)], args.timeout),
-            "ingest": measured([py, "-c", INGEST, str(ROOT), str(big)], args.timeout),
-        }
-        if have_cli:
-            sides["run"] = measured([py, "-m", "localsearch", "run", str(big), "--format", "csv",
-                                     "--app-dir", str(ROOT)], args.timeout)
-            sides["raw-run"] = measured([py, "-m", "localsearch", "run", str(big), "--format", "csv",
-                                         "--app-dir", str(ROOT), "--search", RAW_SEARCH], args.timeout)
-        for name in ("baseline", "ingest"):
-            d = sides[name][0]
-            if "error" not in d and d.get("events") != n:
-                d["error"] = f"read {d.get('events')} events, expected {n}"
-        if "error" not in sides["baseline"][0] and "error" not in sides["ingest"][0]:
-            if sides["baseline"][0]["hits"] != sides["ingest"][0]["hits"]:
-                print(f"  MISMATCH: baseline found {sides['baseline'][0]['hits']} WmiPrvSE children, "
-                      f"ingest {sides['ingest'][0]['hits']}")
-        report("JSON lines (~1M events)", sides)
-        big.unlink()
-
-        evdir = tmp / "evtx"
-        evdir.mkdir()
-        srcs = sorted((DATASETS / "mdecrevoisier").glob("*.evtx"))
-        for i in range(args.evtx_copies):
-            for s in srcs:
-                shutil.copyfile(s, evdir / f"{i:04d}-{s.name}")
-        evtx_files = [str(p) for p in sorted(evdir.iterdir())]
-        sides = {
-            "baseline": measured([py, "-c", BASELINE] + evtx_files, args.timeout),
-            "ingest": measured([py, "-c", INGEST, str(ROOT), str(evdir)], args.timeout),
-        }
-        if have_cli:
-            sides["run"] = measured([py, "-m", "localsearch", "run", str(evdir), "--format", "csv",
-                                     "--app-dir", str(ROOT)], args.timeout)
-        report(f"EVTX ({len(evtx_files)} files, the 3 shared EVTX files x {args.evtx_copies})", sides)
+        if not args.no_json:
+            json_part(args, tmp, py, have_cli)
+        evtx_part(args, tmp, py, have_cli)
         print(f"\ntotal bench time {time.perf_counter() - t0:.0f}s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def json_part(args, tmp, py, have_cli) -> None:
+    t0 = time.perf_counter()
+    big = tmp / "otrf-big.json"
+    n = build_jsonl(big, args.events)
+    print(f"JSON lines: {n:,} events, {big.stat().st_size / 2**20:,.0f} MiB (built in {time.perf_counter() - t0:.1f}s)")
+    sides = {
+        "baseline": measured([py, "-c", BASELINE, str(big)], args.timeout),
+        "ingest": measured([py, "-c", INGEST, str(ROOT), str(big)], args.timeout),
+    }
+    if have_cli:
+        sides["run"] = measured([py, "-m", "localsearch", "run", str(big), "--format", "csv",
+                                 "--app-dir", str(ROOT)], args.timeout)
+        sides["raw-run"] = measured([py, "-m", "localsearch", "run", str(big), "--format", "csv",
+                                     "--app-dir", str(ROOT), "--search", RAW_SEARCH], args.timeout)
+    for name in ("baseline", "ingest"):
+        d = sides[name][0]
+        if "error" not in d and d.get("events") != n:
+            d["error"] = f"read {d.get('events')} events, expected {n}"
+    if "error" not in sides["baseline"][0] and "error" not in sides["ingest"][0]:
+        if sides["baseline"][0]["hits"] != sides["ingest"][0]["hits"]:
+            print(f"  MISMATCH: baseline found {sides['baseline'][0]['hits']} WmiPrvSE children, "
+                  f"ingest {sides['ingest'][0]['hits']}")
+    report("JSON lines (~1M events)", sides)
+    big.unlink()
+
+
+def evtx_part(args, tmp, py, have_cli) -> None:
+    from bench import evtx_build
+    srcs = sorted((DATASETS / "mdecrevoisier").glob("*.evtx"))
+    sets = []
+    evdir = tmp / "evtx"
+    evdir.mkdir()
+    for i in range(args.evtx_copies):
+        for s in srcs:
+            shutil.copyfile(s, evdir / f"{i:04d}-{s.name}")
+    sets.append((f"EVTX, many small files ({args.evtx_copies * len(srcs)} files: the 3 shared EVTX files x "
+                 f"{args.evtx_copies}), medians of {args.repeat}", evdir))
+    if args.evtx_big:
+        bigdir = tmp / "evtx-big"
+        bigdir.mkdir()
+        for i in range(args.evtx_big):
+            evtx_build.build(srcs, bigdir / f"big-{i}.evtx", args.evtx_big_chunks)
+        mib = sum(p.stat().st_size for p in bigdir.iterdir()) / 2**20
+        sets.append((f"EVTX, a few large files ({args.evtx_big} files of {args.evtx_big_chunks} chunks, "
+                     f"{mib:,.0f} MiB), medians of {args.repeat}", bigdir))
+    for title, folder in sets:
+        files = [str(p) for p in sorted(folder.iterdir())]
+        sides = {
+            "bare": median_side([py, "-c", BARE] + files, args.timeout, args.repeat),
+            "baseline": median_side([py, "-c", BASELINE] + files, args.timeout, args.repeat),
+            "ingest": median_side([py, "-c", INGEST, str(ROOT), str(folder)], args.timeout, args.repeat),
+        }
+        if have_cli:
+            sides["run"] = median_side([py, "-m", "localsearch", "run", str(folder), "--format", "csv",
+                                        "--app-dir", str(ROOT)], args.timeout, args.repeat)
+        report(title, sides, base_key="bare")
 
 
 if __name__ == "__main__":

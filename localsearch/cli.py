@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--earliest", metavar="T", help="only events at or after T (epoch, ISO-8601, or "
                                                      "relative such as -24h@h); default: no limit")
     run.add_argument("--latest", metavar="T", help="only events before T; default: no limit")
+    run.add_argument("--keep-going", action="store_true",
+                     help="read the other inputs when one cannot be read (it is listed in the summary; exit 0)")
 
     test = sub.add_parser("test", help="check expectations (YAML specs or contentctl detections) on event data")
     test.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or contentctl detection YAMLs")
@@ -113,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     progress = _LazyProgress()
     try:
         outcome = run_search(confs, search, f"saved search {args.search!r}", [Path(p) for p in args.paths],
-                             earliest=earliest, latest=latest, progress=progress, saved_name=args.search)
+                             earliest=earliest, latest=latest, progress=progress, saved_name=args.search,
+                             keep_going=args.keep_going)
     finally:
         progress.close()
     if outcome.error is not None:

@@ -22,7 +22,10 @@ def show_time(value: object) -> object:
             seconds = float(value)
         except ValueError:
             return value
-        dt = datetime.fromtimestamp(seconds, timezone.utc)
+        try:
+            dt = datetime.fromtimestamp(seconds, timezone.utc)
+        except (ValueError, OverflowError, OSError):     # outside years 1..9999: shown as epoch seconds
+            return value
         return dt.isoformat(timespec="milliseconds" if seconds != int(seconds) else "seconds")
     return value
 
@@ -123,13 +126,19 @@ def summary_lines(search_name: str, report, results: int, messages: Sequence[Tup
                      f"process events mapped (Endpoint.Processes): {report.processes}")
         for f in read[:max_files]:
             extra = f", {f.records_skipped} skipped" if f.records_skipped else ""
-            lines.append(f"  {f.path} [{f.format}]: {f.events_read} events{extra}")
+            stated = getattr(f, "records_stated", None)
+            if stated is not None:
+                extra += f" (the file's headers state {stated} records)"
+            kind = f"{f.format}, {f.container}" if getattr(f, "container", "") else f.format
+            lines.append(f"  {f.path} [{kind}]: {f.events_read} events{extra}")
         if len(read) > max_files:
             lines.append(f"  ... and {len(read) - max_files} more files")
         for f in ignored[:max_files]:
             lines.append(f"  ignored {f.path}: {getattr(f, 'note', '')}")
         if len(ignored) > max_files:
             lines.append(f"  ... and {len(ignored) - max_files} more ignored files")
+        for path, why in getattr(report, "failed", []):
+            lines.append(f"  not read (--keep-going) {path}: {why}")
         if report.skipped:
             reasons = Counter(s.reason for s in report.skipped)
             lines.append(f"records skipped: {len(report.skipped)}")

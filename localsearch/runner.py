@@ -76,12 +76,14 @@ class Outcome:
 def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], *,
                earliest: Optional[float] = None, latest: Optional[float] = None,
                progress: Optional[Callable[[int, int], None]] = None,
-               origin: Optional[Tuple[str, str]] = None, saved_name: Optional[str] = None) -> Outcome:
+               origin: Optional[Tuple[str, str]] = None, saved_name: Optional[str] = None,
+               keep_going: bool = False) -> Outcome:
     """Load `paths` and run `search` (SPL text; `label` names it in messages) with the app's confs.
     `origin`: the (source, sourcetype) the data was indexed with, given to every event. `saved_name`: the
-    saved search run, if it is one (a local stanza of that name is then not reported as unused)."""
+    saved search run, if it is one (a local stanza of that name is then not reported as unused). `keep_going`:
+    an input that cannot be read is listed in the report's `failed` instead of stopping the run."""
     missing = [str(p) for p in paths if not p.exists()]
-    if missing:
+    if missing and not keep_going:
         raise InputError("no such file or folder: " + ", ".join(missing))
 
     import duckdb
@@ -106,7 +108,8 @@ def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would write to stdout
     try:
-        report = load_events(list(paths), con, progress=progress, raw_events=raw_events, line_filter=line_filter)
+        report = load_events(list(paths), con, progress=progress, raw_events=raw_events, line_filter=line_filter,
+                             keep_going=keep_going)
     except LoadError as exc:
         raise InputError(str(exc)) from None
     if origin is not None:

@@ -41,10 +41,12 @@ def file_name_sql(x: str) -> str:
 def time_sql(x: str) -> str:
     """SQL: ISO-8601 / `YYYY-MM-DD hh:mm:ss.fff` text -> epoch seconds. A `+hh:mm`/`-hhmm` offset is applied;
     without one (or with `Z`) the time is UTC, whatever the session's time zone. 7-digit fractions are cut to
-    6. Unreadable text gives NULL."""
+    6. Unreadable text, or a year outside 1..9999, gives NULL."""
     fixed = f"regexp_replace(regexp_replace({x}, '[Zz]$', ''), '(\\.[0-9]{{6}})[0-9]+', '\\1')"
-    return (f"CASE WHEN regexp_matches({fixed}, '[T ][0-9:.]+[+-][0-9]{{2}}:?[0-9]{{2}}$') "
-            f"THEN epoch(try_cast({fixed} AS TIMESTAMPTZ)) ELSE epoch(try_cast({fixed} AS TIMESTAMP)) END")
+    t = (f"CASE WHEN regexp_matches({fixed}, '[T ][0-9:.]+[+-][0-9]{{2}}:?[0-9]{{2}}$') "
+         f"THEN epoch(try_cast({fixed} AS TIMESTAMPTZ)) ELSE epoch(try_cast({fixed} AS TIMESTAMP)) END")
+    # years 0001..9999 only (ISO-8601's four digits; year 0 or 10000 is no time Python can render): else NULL
+    return f"CASE WHEN regexp_matches({x}, '^[0-9]{{4}}-') AND NOT starts_with({x}, '0000') THEN {t} END"
 
 
 def zoned_time_sql(x: str) -> str:

@@ -1,25 +1,36 @@
-"""Input discovery: walk folders, detect each file's format from its content."""
+"""Format detection from a file's first bytes (pure): EVTX, XmlWinEventLog text, JSON lines, Splunk exports."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Iterable, List, Optional, Tuple
-
-from .model import LoadError
+from typing import Optional, Tuple
 
 EVTX_MAGIC = b"ElfFile\x00"
 PEEK = 64 * 1024
 
 EVTX, XML, JSONL = "evtx", "xmlwineventlog", "jsonl"
+SPLUNK_CSV, SPLUNK_JSON = "splunk-csv", "splunk-json"
+# Splunk's internal fields: a CSV whose header row names _raw or _time is an export of search results (Splunk
+# Web "Export" as CSV, or `outputcsv`; an export of a `table` may lack _raw).
+_CSV_MARKERS = ("_raw", "_time")
 
 
 def detect_format(path: Path) -> Tuple[Optional[str], str]:
-    """(format, "") or (None, reason). Formats: EVTX (magic `ElfFile\\0`), XmlWinEventLog text (first
-    non-blank line starts with `<Event`), JSON lines (first non-blank line starts with `{`)."""
+    """(format, "") or (None, reason), from the file's first 64 KiB (see detect_bytes)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(PEEK)
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
+    return detect_bytes(head)
+
+
+def detect_bytes(head: bytes) -> Tuple[Optional[str], str]:
+    """(format, "") or (None, reason). Formats: EVTX (magic `ElfFile\\0`), XmlWinEventLog text (first
+    non-blank line starts with `<Event` or `<?xml`; also Splunk's raw export of XmlWinEventLog events, one
+    `_raw` per line), Splunk's JSON export (first line `{"preview": ..., "result": {...}}`), JSON lines (first
+    non-blank line starts with `{`), Splunk's CSV export (header row naming `_raw` or `_time`). A NUL byte
+    is no reason to refuse a file that starts as text: the record holding it is skipped with its reason."""
     if not head:
         return None, "empty file"
     if head.startswith(EVTX_MAGIC):
@@ -28,50 +39,33 @@ def detect_format(path: Path) -> Tuple[Optional[str], str]:
     stripped = text.lstrip()
     if not stripped:
         return None, "no data (only blank lines)"
-    if b"\x00" in head:
-        return None, "unknown binary format (not EVTX: no ElfFile header)"
     if stripped.startswith(b"<Event") or stripped.startswith(b"<?xml"):
         return XML, ""
     if stripped.startswith(b"{"):
-        return JSONL, ""
+        return (SPLUNK_JSON if _is_splunk_json(stripped) else JSONL), ""
+    if _is_splunk_csv(stripped):
+        return SPLUNK_CSV, ""
+    if b"\x00" in head:
+        return None, "unknown binary format (not EVTX: no ElfFile header)"
     first = stripped.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
-    return None, f"unknown format: first line starts with {first!r} (expected EVTX, <Event ...> XML lines or JSON lines)"
+    return None, (f"unknown format: first line starts with {first!r} (expected EVTX, <Event ...> XML lines, "
+                  "JSON lines or a Splunk CSV/JSON export)")
 
 
-def discover(paths: Iterable[Path]) -> Tuple[List[Tuple[Path, str]], List[Tuple[Path, str]]]:
-    """Files to read as (path, format), and files found in folders that were ignored as (path, reason).
+def _is_splunk_json(text: bytes) -> bool:
+    line = text.split(b"\n", 1)[0]
+    if not line.startswith(b'{"preview"'):
+        return False
+    try:
+        d = json.loads(line)
+    except ValueError:
+        return True       # a cut first line of the same shape: the reader reports it
+    return isinstance(d, dict) and "result" in d and "preview" in d
 
-    A file named explicitly must be readable (LoadError otherwise); files found by walking a folder that
-    are not event data (README, SOURCES.md, ...) are ignored and reported. Hidden files and folders are
-    skipped. The same file named twice is read once (as Splunk reads a file once).
-    """
-    found: List[Tuple[Path, str]] = []
-    ignored: List[Tuple[Path, str]] = []
-    seen: set = set()
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            for f in sorted(x for x in p.rglob("*") if x.is_file()):
-                if any(part.startswith(".") for part in f.relative_to(p).parts):
-                    continue
-                key = f.resolve()
-                if key in seen:
-                    continue
-                seen.add(key)
-                fmt, why = detect_format(f)
-                if fmt is None:
-                    ignored.append((f, why))
-                else:
-                    found.append((f, fmt))
-        elif p.is_file():
-            key = p.resolve()
-            if key in seen:
-                continue
-            seen.add(key)
-            fmt, why = detect_format(p)
-            if fmt is None:
-                raise LoadError(p, why)
-            found.append((p, fmt))
-        else:
-            raise LoadError(p, "no such file or folder")
-    return found, ignored
+
+def _is_splunk_csv(text: bytes) -> bool:
+    line = text.split(b"\n", 1)[0].rstrip(b"\r")
+    if b"," not in line:
+        return False
+    names = [c.strip().strip('"') for c in line.decode("utf-8", "replace").split(",")]
+    return any(m in names for m in _CSV_MARKERS)

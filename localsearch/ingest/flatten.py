@@ -14,6 +14,8 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any, Dict, Optional
 
+from .bounds import DuplicateValues
+
 _GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 _SYSTEM_ATTRS = {
     "Provider": {"Name": "Name", "Guid": "Guid"},
@@ -78,6 +80,9 @@ def xml_event_to_flat(root: ET.Element, brace_guids: bool = False) -> Dict[str, 
 def _text(v: Any) -> Optional[str]:
     if v is None:
         return None
+    if isinstance(v, DuplicateValues):      # a key repeated in one object: multivalue (bounds.py)
+        parts = [t for t in (_text(x) for x in v) if t not in (None, "")]
+        return "\n".join(parts) if parts else None
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (dict, list)):
@@ -134,11 +139,26 @@ def evtx_json_to_flat(d: Dict[str, Any]) -> Dict[str, str]:
                 out[name] = t
     data = ev.get("EventData")
     if isinstance(data, dict):
+        # the hot loop of EVTX reading: _evtx_value and _put inlined for plain strings and numbers
         for k, v in data.items():
-            if k != "#attributes":
-                t = _evtx_value(v)
-                if t is not None:
-                    _put(out, k, t)
+            cls = v.__class__
+            if cls is str:
+                if not v:
+                    continue
+                if len(v) == 36 and _GUID.fullmatch(v):
+                    v = "{" + v + "}"
+            elif cls is int:
+                v = str(v)
+            elif v is None or k == "#attributes":
+                continue
+            else:
+                v = _leaf(v)
+                if not v:
+                    continue
+            if k in out:        # a name also used by System (or repeated): multivalue, as _put does
+                out[k] = out[k] + "\n" + v
+            else:
+                out[k] = v
     data = ev.get("UserData")
     if isinstance(data, dict):
         stack = [data]

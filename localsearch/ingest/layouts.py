@@ -33,7 +33,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Dict, List, Optional, Tuple
 
 from .flatten import _put, _text, xml_event_to_flat
 from .sources import SOURCES, source_of
@@ -239,22 +239,23 @@ def json_to_flat(d: Any, stats: Optional[LayoutStats] = None) -> Dict[str, str]:
     return out
 
 
-def peek_layout(path: Path, limit: int = 1 << 20) -> Optional[Layout]:
-    """The layout of a JSON lines file's first record (None when it is not a readable object within `limit`
+def peek_layout(fh: IO[bytes], limit: int = 1 << 20) -> Optional[Layout]:
+    """The layout of a JSON lines stream's first record (None when it is not a readable object within `limit`
     bytes): decides whether the file goes to DuckDB as it is or to the Python flattening."""
+    seen = 0
     try:
-        with open(path, "rb") as fh:
-            for raw in fh:
-                if raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]
-                if raw.strip():
-                    if len(raw) > limit:
-                        return None
-                    d = json.loads(raw)
-                    return classify(d) if isinstance(d, dict) else None
-                if fh.tell() > limit:
+        for raw in fh:
+            seen += len(raw)
+            if raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if raw.strip():
+                if len(raw) > limit:
                     return None
-    except (OSError, ValueError):
+                d = json.loads(raw)
+                return classify(d) if isinstance(d, dict) else None
+            if seen > limit:
+                return None
+    except (OSError, ValueError, EOFError):
         return None
     return None
 

@@ -59,10 +59,13 @@ from typing import IO, Callable, Dict, List, Optional, Sequence, Tuple
 import duckdb
 
 from ..sqltext import sql_literal
-from . import readers
+from . import evtx_pool, readers, splunk_export
+from .bounds import MAX_FIELDS
 from .cim import EVENT_ALIASES, PROCESS_FIELDS, RAW_FIELDS_USED, Mapping
 from .columns import assign_columns, quote_ident
-from .detect import EVTX, JSONL, XML, discover
+from .containers import GZIP, Archives
+from .detect import EVTX, JSONL, SPLUNK_CSV, SPLUNK_JSON, XML
+from .inputs import Input, discover
 from .layouts import NESTED_KEYS, UNKNOWN, LayoutStats, peek_layout, stats_warnings
 from .model import FileReport, LoadError, LoadReport, Skipped
 from .presence import FieldPresence, unknown_layout_warnings
@@ -95,6 +98,15 @@ DERIVED_FIELDS = tuple(dict.fromkeys(list(DEFAULT_FIELDS) + list(SYSTEM_ALIASES)
 GROUP_BYTES = 1 << 30
 GROUP_FILES = 256
 BUNDLE_BYTES = 256 << 20
+HIDDEN = "_ls_"                  # keys of staged records that are not event fields (splunk_export.OVERRIDE)
+GLOB_CHARS = set("*?[]{}")        # DuckDB expands these in a path: such files are read through a link
+DUPLICATE_KEYS_REASON = "records with duplicate keys"
+MAX_VIEW_FIELDS = 2000
+# records over bounds.MAX_FIELDS fields (at least 7 bytes a field: only long lines are looked at): read in Python,
+# where they are skipped, in every load mode alike
+# (CASE, not AND: DuckDB then parses only the rows the first test selects)
+WIDE_SQL = f"(CASE WHEN length(json) > {7 * MAX_FIELDS} THEN len(json_keys(json)) > {MAX_FIELDS} ELSE false END)"
+WIDE_REASON = f"records with more than {MAX_FIELDS:,} fields"
 
 
 @dataclass
@@ -189,9 +201,27 @@ def _scan(con: duckdb.DuckDBPyConnection, units: List[_Unit],
             u.needs_python = NON_OBJECT_REASON
         elif any(k in keys for k in NESTED_KEYS):
             u.needs_python = WINLOGBEAT_REASON
+        elif not u.needs_python:
+            u.needs_python = _key_trouble(keys)
         for k in keys:
             u.keys[k] += n
         u.events += n
+
+
+def _key_trouble(keys: List[str]) -> str:
+    """Why records with these keys must be read in Python (bounds.py rules), or ""."""
+    if len(keys) > MAX_FIELDS:
+        return WIDE_REASON
+    if len(set(keys)) != len(keys):
+        return DUPLICATE_KEYS_REASON
+    return ""
+
+
+def _duplicate_key_files(con: duckdb.DuckDBPyConnection, files: List[str]) -> set:
+    """The files among `files` whose process-creation records (in PROC_TABLE) repeat a key (bounds.py rule)."""
+    rows = con.execute(f"SELECT DISTINCT file FROM {PROC_TABLE} WHERE list_contains(?, file) AND "
+                       f"len(json_keys(json)) <> len(list_distinct(json_keys(json)))", [files]).fetchall()
+    return {r[0] for r in rows}
 
 
 def _take_process_records(con: duckdb.DuckDBPyConnection) -> None:
@@ -209,17 +239,23 @@ def _scan_light(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: Dic
             SELECT filename, count(*) AS n,
                    count(*) FILTER (WHERE NOT starts_with(json, '{{')) AS non_objects,
                    count(*) FILTER (WHERE {NESTED_TEXT_SQL}) AS winlog,
+                   count(*) FILTER (WHERE {WIDE_SQL}) AS wide,
                    list(json) FILTER (WHERE regexp_matches(json, {sql_literal(PROC_RE)})) AS procs
             FROM read_ndjson_objects({_path_list(units)}, filename = true)
             GROUP BY filename""", tick)
-    rows = con.execute("SELECT filename, n, non_objects, winlog FROM _ls_scan").fetchall()
+    rows = con.execute("SELECT filename, n, non_objects, winlog, wide FROM _ls_scan").fetchall()
     _take_process_records(con)
-    for fname, n, non_objects, winlog in rows:
+    dups = _duplicate_key_files(con, list(by_name))
+    for fname, n, non_objects, winlog, wide in rows:
         u = by_name[fname]
         if non_objects:
             u.needs_python = NON_OBJECT_REASON
         elif winlog:
             u.needs_python = WINLOGBEAT_REASON
+        elif wide:
+            u.needs_python = WIDE_REASON
+        elif fname in dups:     # (only process records matter here: the data model is all a light load builds)
+            u.needs_python = DUPLICATE_KEYS_REASON
         u.events += n
 
 
@@ -238,7 +274,7 @@ def _scan_filtered(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: 
             FROM (SELECT filename, json,
                          regexp_matches(json, {sql_literal(PROC_RE)}) AS p,
                          (({line_filter}) OR {WINLOG_TEXT_SQL}) AS k,
-                         NOT regexp_matches(json, {sql_literal(NON_OBJECT_RE)}) AS o
+                         (NOT regexp_matches(json, {sql_literal(NON_OBJECT_RE)}) OR {WIDE_SQL}) AS o
                   FROM read_ndjson_objects({_path_list(units)}, filename = true))""", tick)
     rows = con.execute(f"SELECT file, count(*), count(*) FILTER (WHERE o) FROM {CAND_TABLE} "
                        f"WHERE list_contains(?, file) GROUP BY file", [files]).fetchall()
@@ -249,15 +285,20 @@ def _scan_filtered(con: duckdb.DuckDBPyConnection, units: List[_Unit], by_name: 
         f"""SELECT file, any_value(k) AS keys, count(*) AS n
             FROM (SELECT file, json_keys(json) AS k FROM {CAND_TABLE} WHERE list_contains(?, file))
             GROUP BY file, hash(k)""", [files]).fetchall()
+    dups = _duplicate_key_files(con, files)
     for fname, n, non_objects in rows:
         u = by_name[fname]
         if non_objects:
             u.needs_python = NON_OBJECT_REASON
+        elif fname in dups:
+            u.needs_python = DUPLICATE_KEYS_REASON
         u.events += n
     for fname, keys, n in keyrows:
         u = by_name[fname]
         if any(k in keys for k in NESTED_KEYS) and not u.needs_python:
             u.needs_python = WINLOGBEAT_REASON
+        elif not u.needs_python:
+            u.needs_python = _key_trouble(keys)
         for k in keys:
             u.keys[k] += n
 
@@ -299,6 +340,7 @@ class _Stager:
         self.tick = tick
         self.bundles: List[_Unit] = []
         self._out: Optional[IO[str]] = None
+        self.archives = Archives()
 
     def _bundle(self, size: int) -> IO[str]:
         if self._out is None or self._out.tell() > BUNDLE_BYTES:
@@ -309,28 +351,51 @@ class _Stager:
         self.bundles[-1].size += size
         return self._out
 
-    def stage(self, src: Path, fmt: str, freport: FileReport) -> None:
+    def skipper(self, freport: FileReport) -> Callable[[int, str], None]:
         def skip(rec: int, reason: str) -> None:
             freport.records_skipped += 1
-            self.report.skipped.append(Skipped(src, rec, reason))
+            self.report.skipped.append(Skipped(freport.path, rec, reason))
+        return skip
 
-        out = self._bundle(src.stat().st_size)
-        try:
-            if fmt == JSONL:
-                stats = LayoutStats()
-                freport.events_read = readers.stage_json_lines(src, out, skip, self.tick, stats)
-                freport.format = stats.format_name(freport.format)
-                self.report.warnings.extend(stats_warnings(src, stats))
+    def stage(self, src: Input, fmt: str, freport: FileReport) -> None:
+        """Read one input in Python into the current bundle. OSError/ValueError: the input cannot be read."""
+        skip = self.skipper(freport)
+        out = self._bundle(src.size)
+        if fmt == EVTX:
+            if src.plain:
+                got = evtx_pool.stage_path(src.path, out)
             else:
-                reader = {EVTX: readers.stage_evtx, XML: readers.stage_xml_lines}[fmt]
-                freport.events_read = reader(src, out, skip, self.tick)
-        except ValueError as exc:
-            raise LoadError(src, str(exc)) from exc
+                with src.open(self.archives) as fh:
+                    got = evtx_pool.stage_stream(fh, out)
+            self.evtx_done(freport, got)
+            return
+        if fmt == JSONL:
+            stats = LayoutStats()
+            with src.open(self.archives) as fh:
+                freport.events_read = readers.stage_json_lines(fh, out, skip, self.tick, stats)
+            freport.format = stats.format_name(freport.format)
+            self.report.warnings.extend(stats_warnings(src.name, stats))
+            return
+        reader = {XML: readers.stage_xml_lines,
+                  SPLUNK_CSV: splunk_export.stage_splunk_csv, SPLUNK_JSON: splunk_export.stage_splunk_json}[fmt]
+        with src.open(self.archives) as fh:
+            freport.events_read = reader(fh, out, skip, self.tick)
+
+    def evtx_done(self, freport: FileReport, got: "evtx_pool.EvtxOutcome") -> None:
+        skip = self.skipper(freport)
+        freport.events_read = got.events
+        freport.records_stated = got.stated
+        for rec, reason in got.skipped:
+            skip(rec, reason)
+
+    def add_bundle(self, path: Path) -> None:
+        self.bundles.append(_Unit(path, None, path.stat().st_size))
 
     def close(self) -> None:
         if self._out is not None:
             self._out.close()
             self._out = None
+        self.archives.close()
 
 
 def _layers(keys: List[str]) -> List[List[str]]:
@@ -392,7 +457,7 @@ def _variant_tables(con: duckdb.DuckDBPyConnection, groups: List[List[_Unit]],
 
 def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
                 progress: Optional[Progress] = None, raw_events: bool = True,
-                line_filter: Optional[str] = None) -> LoadReport:
+                line_filter: Optional[str] = None, keep_going: bool = False) -> LoadReport:
     """Read event files/folders into `con`: view `events`, table `processes`. See the module docstring.
 
     raw_events=False builds only `processes` (enough for a tstats search over Endpoint.Processes): the
@@ -407,6 +472,10 @@ def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
     progress(bytes_done, bytes_total), if given, is called from the calling thread as reading goes on.
     DuckDB's own progress bar printing is switched off while loading (it would write to stdout) and the
     connection's settings are restored afterwards.
+
+    An input that cannot be read (missing, unreadable file or folder, unknown format when named explicitly,
+    damaged archive, not a readable EVTX file) raises LoadError naming it and the reason; with keep_going it
+    is listed in LoadReport.failed instead and the others are read.
     """
     saved = dict(con.execute("SELECT name, value FROM duckdb_settings() WHERE name IN "
                              "('enable_progress_bar', 'enable_progress_bar_print', 'progress_bar_time')").fetchall())
@@ -414,22 +483,31 @@ def load_events(paths: Sequence[Path], con: duckdb.DuckDBPyConnection,
     con.execute("SET enable_progress_bar_print = false")
     con.execute("SET progress_bar_time = 0")
     try:
-        return _load(paths, con, progress, raw_events, line_filter if raw_events else None)
+        return _load(paths, con, progress, raw_events, line_filter if raw_events else None, keep_going)
     finally:
         for name in sorted(saved, key=lambda n: n != "progress_bar_time"):   # no bar printed meanwhile
             con.execute(f"SET {name} = {saved[name]}")
 
 
 def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optional[Progress],
-          raw_events: bool, line_filter: Optional[str]) -> LoadReport:
+          raw_events: bool, line_filter: Optional[str], keep_going: bool) -> LoadReport:
     report = LoadReport()
-    found, ignored = discover([Path(p) for p in paths])
-    for p, why in ignored:
+    disc = discover([Path(p) for p in paths])
+    for p, why in disc.ignored:
         report.files.append(FileReport(p, "ignored", note=why))
+
+    def fail(p: Path, why: str) -> None:
+        if not keep_going:
+            raise LoadError(p, why)
+        report.failed.append((p, why))
+
+    for p, why in disc.failed:
+        fail(p, why)
+    found = disc.inputs
     if not found:
         raise LoadError(Path(paths[0]) if paths else Path("."), "no event files found")
 
-    total = sum(p.stat().st_size for p, _ in found)
+    total = sum(i.size for i in found)
     done = 0
 
     def emit(extra: int = 0) -> None:
@@ -447,22 +525,37 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
     staging = Path(tempfile.mkdtemp(prefix="localsearch-"))
     atexit.register(shutil.rmtree, staging, True)
     report.staging_dir = staging
+    # DuckDB spills what outgrows its memory_limit (the candidate lines of a prefiltered load, large sorts) to
+    # its temp_directory: the staging folder rather than `.tmp` in the user's current folder
+    row = con.execute("SELECT current_setting('temp_directory')").fetchone()
+    if row is None or row[0] in ("", ".tmp"):
+        con.execute(f"SET temp_directory = {sql_literal(str(staging / 'spill'))}")
     stager = _Stager(staging, report, emit)
 
     units: List[_Unit] = []          # JSON lines files read by DuckDB where they are
+    sources: Dict[int, Input] = {}   # id(FileReport) -> its input, for a re-read in Python
+    pooled: List[Tuple[Input, FileReport]] = []
     try:
-        for path, fmt in found:
-            size = path.stat().st_size
-            fr = FileReport(path, fmt)
+        for src in found:
+            fr = FileReport(src.name, src.fmt, container=src.container)
+            sources[id(fr)] = src
             report.files.append(fr)
-            layout = peek_layout(path) if fmt == JSONL else None
-            if fmt == JSONL and (layout is None or layout.flat):    # DuckDB reads it where it is
+            direct_json = src.fmt == JSONL and src.container in ("", GZIP)
+            layout = None
+            if direct_json:
+                with src.open(stager.archives) as fh:
+                    layout = peek_layout(fh)
+            if direct_json and (layout is None or layout.flat):     # DuckDB reads it where it is
                 fr.format = layout.name if layout is not None else UNKNOWN
-                units.append(_Unit(path.resolve(), fr, size))     # absolute: the view reads it again later
+                units.append(_Unit(_sql_path(src, staging, len(units)), fr, src.size))
+            elif src.fmt == EVTX and src.plain:
+                pooled.append((src, fr))
             else:
-                stager.stage(path, fmt, fr)
-                done += size
+                _stage_or_fail(stager, src, fr, fail, report)
+                done += src.size
                 emit()
+        done += _stage_evtx(stager, pooled, staging, fail, report)
+        emit()
 
         # Pass 1 on JSON lines; files the SQL path cannot take as they are are read in Python instead.
         for group in _groups(units):
@@ -477,7 +570,7 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
             assert unit_report is not None     # every unit of pass 1 is a file, with its report
             if u.needs_python:
                 _reset(con, u)
-                stager.stage(unit_report.path, JSONL, unit_report)
+                _stage_or_fail(stager, sources[id(unit_report)], unit_report, fail, report)
             else:
                 unit_report.events_read = u.events
                 kept.append(u)
@@ -494,6 +587,8 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
     else:
         view_units = [_candidates_unit(con, units)]
         report.candidates = view_units[0].events
+    if raw_events:
+        _check_field_count(view_units, units, found[0].name)
     ev_cols = _build_events(con, view_units) if raw_events else {}
     mapped = _build_processes(con, units, report, ev_cols)
     direct = {str(u.sql_path): u.report.path for u in kept if u.report is not None}
@@ -519,6 +614,80 @@ def _scaled(emit: Callable[[int], None], size: int) -> Callable[[float], None]:
     return lambda fraction: emit(int(fraction * size))
 
 
+def _check_field_count(view_units: List[_Unit], units: List[_Unit], first: Path) -> None:
+    """The events view has a column per distinct field name: past MAX_VIEW_FIELDS the load is refused, naming
+    the input with the most names (every query would carry thousands of columns and DuckDB's memory grows
+    with them: 10,000 names over 1,000 records took over 15 GB)."""
+    names = set().union(*(u.keys for u in view_units)) if view_units else set()
+    names = {k for k in names if k and not k.startswith(HIDDEN)}
+    if len(names) <= MAX_VIEW_FIELDS:
+        return
+    worst = max(units, key=lambda u: len(u.keys))
+    where = worst.report.path if worst.report is not None else first      # (a bundle holds many inputs)
+    raise LoadError(where, f"unsupported in local runs: the events hold {len(names):,} distinct field names, over "
+                           f"the {MAX_VIEW_FIELDS:,} a raw-event search can read (a tstats search is not limited)")
+
+
+def _sql_path(src: Input, staging: Path, n: int) -> Path:
+    """The path DuckDB reads a JSON lines input by: absolute (the view reads it again later, whatever the cwd),
+    or, when the name holds characters DuckDB would expand as a glob, a link to it in the staging folder (the
+    name is taken as it is, not as a pattern). A gzip file keeps a `.gz` name: DuckDB decompresses it."""
+    path = src.path.resolve()
+    if not (GLOB_CHARS & set(str(path))):
+        return path
+    link = staging / (f"input-{n:05d}.json" + (".gz" if src.container == GZIP else ""))
+    link.symlink_to(path)
+    return link
+
+
+def _stage_or_fail(stager: "_Stager", src: Input, fr: FileReport, fail: Callable[[Path, str], None],
+                   report: LoadReport) -> None:
+    try:
+        stager.stage(src, fr.format if fr.format in (EVTX, XML, SPLUNK_CSV, SPLUNK_JSON) else JSONL, fr)
+    except (OSError, ValueError, EOFError) as exc:
+        _drop(report, fr)
+        fail(src.name, _reason(exc))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot read: {exc.strerror}"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text
+
+
+def _drop(report: LoadReport, fr: FileReport) -> None:
+    """An input that failed: its report and its skipped records go (it is listed as failed instead)."""
+    report.files = [f for f in report.files if f is not fr]
+    report.skipped = [s for s in report.skipped if s.path != fr.path]
+
+
+def _stage_evtx(stager: "_Stager", pooled: List[Tuple[Input, FileReport]], staging: Path,
+                fail: Callable[[Path, str], None], report: LoadReport) -> int:
+    """Plain EVTX files: with a process pool when they are large enough together (evtx_pool), else here.
+    Returns their bytes."""
+    size = sum(src.size for src, _ in pooled)
+    if size < evtx_pool.POOL_BYTES or len(pooled) == 0:
+        for src, fr in pooled:
+            _stage_or_fail(stager, src, fr, fail, report)
+        return size
+    from concurrent.futures.process import BrokenProcessPool
+    try:
+        outs, outcomes = evtx_pool.stage_files([src.path for src, _ in pooled], staging)
+    except (ValueError, OSError, BrokenProcessPool):
+        # one file is not readable EVTX (or the pool could not run): read them here, one by one, to name it
+        for p in staging.glob("staged-evtx-*.ndjson"):
+            p.unlink()
+        for src, fr in pooled:
+            _stage_or_fail(stager, src, fr, fail, report)
+        return size
+    for (_, fr), got in zip(pooled, outcomes):
+        stager.evtx_done(fr, got)
+    for p in outs:
+        stager.add_bundle(p)
+    return size
+
+
 def _candidates_unit(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> _Unit:
     """The candidate lines of a prefiltered load (the rows left in CAND_TABLE, kept in memory like the
     records of pass 1) as the one unit the `events` view reads; it carries their field names."""
@@ -534,6 +703,10 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
     raw_counts: Counter = Counter()
     for u in units:
         raw_counts.update(u.keys)
+    hidden = sorted(k for k in raw_counts if k.startswith(HIDDEN))
+    for k in hidden:
+        del raw_counts[k]
+    raw_counts.pop("", None)     # an empty JSON key names no field (and no SQL column can be named so)
     # Splunk field name of each raw key
     field_of = {k: (f"extracted_{k}" if k in DEFAULT_FIELDS else k) for k in raw_counts}
     field_counts = {field_of[k]: c for k, c in raw_counts.items()}
@@ -556,11 +729,18 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
             return _raw_ref(name)
 
         def _raw_ref(name: str) -> Optional[str]:
+            if name in hidden:
+                return _hidden_ref(name)
             if name not in raw_counts:
                 return None
             if name in variants:
                 return f"v.{quote_ident(cols[field_of[name]])}" if has_variants else "CAST(NULL AS VARCHAR)"
             if from_text:       # one field per transform: a query parses only for the fields it uses
+                return f"struct_extract(json_transform(r.json, {sql_literal(json.dumps({name: 'VARCHAR'}))}), {sql_literal(name)})"
+            return f"r.{quote_ident(name)}"
+
+        def _hidden_ref(name: str) -> str:
+            if from_text:
                 return f"struct_extract(json_transform(r.json, {sql_literal(json.dumps({name: 'VARCHAR'}))}), {sql_literal(name)})"
             return f"r.{quote_ident(name)}"
         return col
@@ -580,7 +760,7 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
         for name in SYSTEM_ALIASES:
             e = col(name)
             items.append((cols[name], e if e is not None else "CAST(NULL AS VARCHAR)"))
-        for name, e in m.defaults().items():
+        for name, e in _with_export_defaults(m.defaults(), col).items():
             items.append((cols[name], e))
         for name, e in m.cim().items():
             raw = col(name) if name in raw_counts else None
@@ -590,7 +770,7 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
         if from_text:       # the candidate lines' text: each raw field taken by its own json_transform
             src = f"(SELECT rowid AS ordinality, json FROM {group[0].table})"
         else:
-            src = _read_json(group, sorted(plain) or ["_ls_no_field"], vt is not None)
+            src = _read_json(group, sorted(plain + hidden) or ["_ls_no_field"], vt is not None)
         if vt is not None:      # record positions only where a side table needs them (they cost time)
             src += f" AS r LEFT JOIN {vt} AS v ON v.ord = r.ordinality"
         else:
@@ -609,11 +789,23 @@ def _build_events(con: duckdb.DuckDBPyConnection, units: List[_Unit]) -> Dict[st
     return ev_cols
 
 
+def _with_export_defaults(defaults: Dict[str, str], col: Callable[[str], Optional[str]]) -> Dict[str, str]:
+    """Splunk default fields, taken from an export's own values where it gave them (splunk_export.py)."""
+    out = dict(defaults)
+    for name in splunk_export.DEFAULTS:
+        e = col(splunk_export.OVERRIDE + name)
+        if e is not None and name in out:
+            given = f"try_cast({e} AS DOUBLE)" if name == "_time" else e
+            out[name] = f"coalesce({given}, {out[name]})"
+    return out
+
+
 def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report: LoadReport,
                      ev_cols: Dict[str, str]) -> Dict[str, Tuple[int, int]]:
     """The `processes` table (CIM Endpoint.Processes) from the process-creation records of pass 1; returns
     per file read (SQL path): (rows, rows lacking a field their source always carries)."""
-    needed = sorted(set(RAW_FIELDS_USED) | set(SYSTEM_ALIASES) | set(SYSTEM_ALIASES.values()))
+    needed = sorted(set(RAW_FIELDS_USED) | set(SYSTEM_ALIASES) | set(SYSTEM_ALIASES.values())
+                    | {splunk_export.OVERRIDE + n for n in splunk_export.DEFAULTS})
 
     def pcol(name: str) -> Optional[str]:
         if name in SYSTEM_ALIASES:
@@ -624,7 +816,7 @@ def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report:
     paths = "[" + ", ".join(sql_literal("$." + json.dumps(k)) for k in needed) + "]"
     extract = ", ".join(f"x[{i + 1}] AS {quote_ident(k)}" for i, k in enumerate(needed))
     pcim = pm.cim()
-    pdef = pm.defaults()
+    pdef = _with_export_defaults(pm.defaults(), pcol)
     psel = [f"{pdef['_time']} AS \"_time\""]
     for name in PROCESS_FIELDS:
         e = pcim.get(name) or pdef[name]

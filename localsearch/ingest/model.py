@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 
 class LoadError(Exception):
@@ -30,12 +30,14 @@ class Skipped:
 
 @dataclass
 class FileReport:
-    path: Path
+    path: Path             # as given or walked; an archive member as `<archive>!/<member>`
     format: str            # "evtx", "xmlwineventlog", a JSON layout name (layouts.py, "+"-joined when a file
-                           # mixes layouts), "ignored"
+                           # mixes layouts), "splunk-csv", "splunk-json", "ignored"
     events_read: int = 0
     records_skipped: int = 0
     note: str = ""         # why a file found while walking a folder was ignored
+    container: str = ""    # "gzip", "zip", "tar" when read from a compressed file
+    records_stated: Optional[int] = None    # EVTX: the records the file's chunk headers (and header) state
 
 
 @dataclass
@@ -55,3 +57,5 @@ class LoadReport:
     warnings: List[str] = field(default_factory=list)
     # Splunk field name -> whether any event read has that raw field (also with a prefilter); see presence.py
     field_exists: Optional[Callable[[str], bool]] = None
+    # inputs that could not be read, with the reason (only with keep_going; otherwise the load fails)
+    failed: List[Tuple[Path, str]] = field(default_factory=list)

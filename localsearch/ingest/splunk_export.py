@@ -1,0 +1,176 @@
+"""Splunk's own exports of search results, read as the events they came from.
+
+Formats (REFERENCE section 8; Splunk Search Manual "Export search results"):
+- CSV (Splunk Web export, `outputcsv`): a header row, then one row per event; `_raw`, `_time`, `host`,
+  `source`, `sourcetype`, `index` and the fields extracted at search time; multivalue fields are newline-joined
+  inside one quoted cell.
+- JSON (Splunk Web export, REST `output_mode=json`): one `{"preview":false,"offset":N,"result":{...}}` object per
+  line; every value in `result` is a string or a list of strings (multivalue).
+- Raw: each event's `_raw`, one per line for XmlWinEventLog, which is the XmlWinEventLog text reader's input.
+
+Each event is rebuilt from its `_raw` as the Windows and Sysmon add-ons read it (XmlWinEventLog: the XML
+`<Event>`, flatten.xml_event_to_flat; JSON events such as OTRF's: the JSON lines rules), so every field a search uses comes from the same place as for an EVTX or
+XML file; the exported search-time fields (which include the add-ons' own CIM aliases) are not read again.
+A row without `_raw` (an export of a `table`) gives its columns as the event's fields. Splunk's default fields
+of the export (`host`, `source`, `sourcetype`, `index`, `_time`) are kept: they override what the runner would
+derive, under the hidden names `_ls_default.<field>` (load.py). Classic (non-XML) WinEventLog `_raw` is not
+read: each such record is skipped with `unsupported in local runs: classic WinEventLog text`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from typing import IO, Any, Callable, Dict, Iterator, Optional
+
+from .bounds import MAX_FIELDS, MAX_RECORD_BYTES, TOO_LONG, BoundError, bounded_loads, lines
+from .flatten import xml_event_to_flat
+from .layouts import json_to_flat
+
+Skip = Callable[[int, str], None]
+Tick = Callable[[int], None]
+OVERRIDE = "_ls_default."          # hidden keys: Splunk default fields given by the export itself
+DEFAULTS = ("host", "source", "sourcetype", "index", "_time")
+CLASSIC = "unsupported in local runs: classic (non-XML) WinEventLog text in _raw"
+
+
+def epoch_text(value: str) -> Optional[str]:
+    """An export's `_time` (epoch seconds from outputcsv/REST, ISO-8601 with offset from Splunk Web) as epoch
+    seconds text; None when unreadable (the event's own time is used then)."""
+    v = value.strip()
+    if not v:
+        return None
+    try:
+        return repr(float(v))
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    try:
+        return repr(dt.timestamp())
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _value(v: Any) -> Optional[str]:
+    if v is None:
+        return None
+    if isinstance(v, list):
+        parts = [str(x) for x in v if x not in (None, "")]
+        return "\n".join(parts) if parts else None
+    return str(v) if v != "" else None
+
+
+def event_from_result(result: Dict[str, Any]) -> Dict[str, str]:
+    """One exported result -> the flat event (raises ValueError with the reason for a record not read)."""
+    raw = _value(result.get("_raw"))
+    if raw is not None:
+        text = raw.lstrip()
+        if text.startswith("{"):          # JSON events (KV_MODE=json): the JSON lines reader's rules
+            flat = json_to_flat(bounded_loads(text.encode("utf-8")))
+        elif text.startswith("<"):
+            try:
+                flat = xml_event_to_flat(ET.fromstring(text))
+            except ET.ParseError as exc:
+                raise ValueError(f"malformed XML in _raw: {exc}") from None
+        else:
+            raise ValueError(CLASSIC)
+    else:
+        flat = {}
+        for k, v in result.items():
+            t = _value(v)
+            if t is not None and k and not k.startswith("_") and k not in DEFAULTS:
+                flat[k] = t
+        if not flat:
+            raise ValueError("result has neither _raw nor fields")
+    for name in DEFAULTS:
+        t = _value(result.get(name))
+        if name == "_time" and t is not None:
+            t = epoch_text(t)
+        if t is not None:
+            flat[OVERRIDE + name] = t
+    return flat
+
+
+def _write(out: IO[str], flat: Dict[str, str]) -> None:
+    out.write(json.dumps(flat, ensure_ascii=False))
+    out.write("\n")
+
+
+def stage_splunk_json(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick) -> int:
+    n = done = 0
+    for lineno, raw in enumerate(lines(fh, skip), 1):
+        done += len(raw)
+        if raw is TOO_LONG or not raw.strip():
+            continue
+        try:
+            d = bounded_loads(raw.lstrip(b"\xef\xbb\xbf"))
+        except BoundError as exc:
+            skip(lineno, str(exc))
+            continue
+        except ValueError as exc:
+            skip(lineno, f"malformed JSON: {exc}")
+            continue
+        result = d.get("result") if isinstance(d, dict) else None
+        if not isinstance(result, dict):
+            skip(lineno, "not a search result (no `result` object)")
+            continue
+        try:
+            flat = event_from_result(result)
+        except ValueError as exc:
+            skip(lineno, str(exc))
+            continue
+        _write(out, flat)
+        n += 1
+        if n % 20_000 == 0:
+            tick(done)
+    return n
+
+
+def _csv_rows(fh: IO[bytes], skip: Skip) -> Iterator[Dict[str, str]]:
+    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline="")
+    csv.field_size_limit(MAX_RECORD_BYTES)
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None:
+        return
+    for row in reader:
+        if not row:
+            continue
+        yield dict(zip(header, row))
+
+
+def stage_splunk_csv(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick) -> int:
+    """Records are numbered by row (1 = the first row after the header): a quoted `_raw` spans lines."""
+    n = 0
+    rows = _csv_rows(fh, skip)
+    rowno = 0
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rowno += 1
+            skip(rowno, f"CSV row not readable: {exc}")
+            if "field larger than field limit" not in str(exc):
+                break          # the reader cannot resynchronise after a broken quote
+            continue
+        rowno += 1
+        if len(row) > MAX_FIELDS:
+            skip(rowno, f"row has {len(row):,} fields, over the limit of {MAX_FIELDS:,}")
+            continue
+        try:
+            flat = event_from_result(row)
+        except ValueError as exc:
+            skip(rowno, str(exc))
+            continue
+        _write(out, flat)
+        n += 1
+    return n
