@@ -237,7 +237,7 @@ class ChunkedProcess:
             try:
                 self.send(metadata, body)
             except (BrokenPipeError, ConnectionResetError, OSError):
-                return None
+                pass        # it went away; what it wrote before that still tells why (read below)
             return self.receive()
         failure: list[BaseException] = []
 

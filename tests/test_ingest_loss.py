@@ -169,5 +169,5 @@ def test_a_nul_byte_in_a_json_file_skips_that_record_only(tmp_path: Path) -> Non
     f.write_bytes((_rec(1) + "\n").encode() + b'{"EventID": 1, "x": "a\x00b"}\n' + (_rec(2) + "\n").encode())
     for paths in ([f], [tmp_path]):
         r = load_events(paths, duckdb.connect())
-        assert r.files[0].format == "jsonl" and r.events == 2 and r.processes == 2
+        assert r.files[0].format.startswith("jsonl") and r.events == 2 and r.processes == 2
         assert [(s.record_number, "malformed JSON" in s.reason) for s in r.skipped] == [(2, True)]
