@@ -11,6 +11,7 @@ from ..lexer import Token
 from ..sql import compile_search, resolver_for
 from .base import Command, CommandSpec, Frame, Runtime, register
 from .evaluate import materialize_checked
+from .subsearch import resolve as resolve_subsearches
 
 
 @dataclass
@@ -29,9 +30,10 @@ def parse_search_cmd(tokens: List[Token], pos: int, end: int) -> SearchCmd:
 
 
 def compile_search_cmd(cmd: SearchCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
+    expr = resolve_subsearches(cmd.expr, rt)       # subsearches run first
     if frame is None:
-        return raw_search(cmd.expr, rt)
-    pred = compile_search(cmd.expr, resolver_for(frame.cols))
+        return raw_search(expr, rt)
+    pred = compile_search(expr, resolver_for(frame.cols))
     return rt.materialize(frame.table, [(c.name, c.sql) for c in frame.cols], pred)
 
 
