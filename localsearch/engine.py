@@ -168,9 +168,12 @@ class SearchEngine:
         row = self.con.execute(sql).fetchone()
         return int(row[0]) if row else 0
 
+    def subsearch_frame(self, pipeline: Pipeline) -> Frame:
+        """Runs a subsearch's pipeline on the same data (before the command that holds it)."""
+        return self.run_pipeline(pipeline)
+
     def subsearch_rows(self, pipeline: Pipeline) -> Tuple[List[str], List[List[Value]]]:
-        """Runs a subsearch's pipeline on the same data (before the command that holds it) -> its results."""
-        return self.fetch(self.run_pipeline(pipeline))
+        return self.fetch(self.subsearch_frame(pipeline))
 
     def _types(self, table: str) -> Dict[str, str]:
         return {row[0]: row[1] for row in self.con.execute(f"DESCRIBE {table}").fetchall()}
