@@ -27,6 +27,18 @@ _SECONDS = {"": 1, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 
             "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600}
 
 
+def span_seconds(text: str, pos: int) -> float:
+    """A time span of seconds, minutes or hours in seconds (days and longer align to the local time zone:
+    refused)."""
+    m = _SPAN.fullmatch(text.lower())
+    if not m or m.group(2) not in _SECONDS:
+        raise Unsupported(f"time span {text} (only seconds, minutes and hours)", pos)
+    value = float(m.group(1)) * _SECONDS[m.group(2)]
+    if value <= 0:
+        raise SplError(f"span={text} must be positive", pos)
+    return value
+
+
 # ---- fillnull -------------------------------------------------------------------------------------------
 @dataclass
 class FillnullCmd(Command):

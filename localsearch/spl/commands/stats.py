@@ -162,6 +162,8 @@ def _group(cmd: StatsCmd, frame: Frame, what: str) -> Tuple[List[Tuple[str, str]
         if col is not None and col.is_list:
             raise Unsupported(f"{what} by the multivalue field {name}", cmd.pos)
         sql = text_of(col.sql, col.type) if col is not None else "CAST(NULL AS VARCHAR)"
+        if name == "_time" and col is not None and col.is_number:
+            sql = col.sql                          # by _time: in time order
         where.append(f"({sql}) IS NOT NULL")      # a result without a by field is left out
         exprs.append((name, sql))
         keys.append(sql)
@@ -200,7 +202,7 @@ def compile_eventstats(cmd: StatsCmd, frame: Optional[Frame], rt: Runtime) -> Fr
     rt.execute(f"CREATE TEMP TABLE {stats} AS SELECT {inner} FROM {frame.table} WHERE {where}{group}")
     joined = rt.new_table("_esj")
     by_name = {c.name: c for c in frame.cols}
-    on = " AND ".join(f"g.k{i} = {text_of(qualified(by_name[n]), by_name[n].type)}" if n in by_name else "FALSE"
+    on = " AND ".join(f"g.k{i} = {_key(by_name[n])}" if n in by_name else "FALSE"
                       for i, n in enumerate(cmd.by)) or "TRUE"
     carry = [f"{qualified(c)} AS x{k}" for k, c in enumerate(frame.cols)]
     aggs = [f"g.k{i} AS a{i}" for i in range(nk, len(exprs))]
@@ -211,6 +213,11 @@ def compile_eventstats(cmd: StatsCmd, frame: Optional[Frame], rt: Runtime) -> Fr
     keep = _unique(new_names)
     cols += [Col(name, f"a{nk + j}", "") for j, name in enumerate(new_names) if j in keep]
     return rt.materialize(joined, [(c.name, c.sql) for c in cols])
+
+
+def _key(col: Col) -> str:
+    sql = qualified(col)
+    return sql if col.name == "_time" and col.is_number else text_of(sql, col.type)
 
 
 def _stats_outputs(cmd: StatsCmd, fields: Optional[List[str]]) -> Optional[List[str]]:

@@ -15,6 +15,7 @@ from ..errors import SplError, Unsupported
 from ..expr import parse_search
 from ..lexer import COMMA, LPAREN, OP, RPAREN, WORD, Token
 from ..sql import Col, compile_search, lit, text_of
+from .fill import span_seconds
 from .base import GENERATING, Command, CommandSpec, Frame, Runtime, field_list, name_of, register
 
 DATAMODEL = "Endpoint.Processes"
@@ -39,6 +40,7 @@ class TstatsCmd(Command):
     datamodel: str
     where: Optional[SearchNode]
     by: List[str]
+    span: Optional[float] = None       # seconds: _time in by is binned to the start of its span
 
 
 def parse_tstats(tokens: List[Token], pos: int, end_pos: int) -> TstatsCmd:
@@ -104,8 +106,9 @@ def parse_tstats(tokens: List[Token], pos: int, end_pos: int) -> TstatsCmd:
                 break
             where_tokens.append(tok)
             i += 1
+    span: Optional[float] = None
     if i < len(tokens) and tokens[i].is_keyword("BY"):
-        rest = tokens[i + 1:]
+        rest, span = by_span(tokens[i + 1:])
         for j, tok in enumerate(rest):
             if tok.kind == OP:
                 raise Unsupported(f"tstats by option {rest[j - 1].value}=" if j else "tstats by option", tok.pos)
@@ -116,7 +119,25 @@ def parse_tstats(tokens: List[Token], pos: int, end_pos: int) -> TstatsCmd:
     if i < len(tokens):
         raise SplError(f"tstats: unexpected {tokens[i].raw or tokens[i].value!r}", tokens[i].pos)
     where = parse_search(where_tokens, end_pos) if where_tokens else None
-    return TstatsCmd(pos, options, aggregates, datamodel, where, by)
+    if span is not None and "_time" not in by:
+        raise Unsupported("tstats span= without _time in by", pos)
+    return TstatsCmd(pos, options, aggregates, datamodel, where, by, span)
+
+
+def by_span(tokens: List[Token]) -> Tuple[List[Token], Optional[float]]:
+    """The by clause without its `span=<span>` (seconds, minutes, hours; as bin reads them), and the span in
+    seconds: `_time` is then binned to the start of its span (Search Reference, tstats: span)."""
+    rest: List[Token] = []
+    span: Optional[float] = None
+    i = 0
+    while i < len(tokens):
+        if tokens[i].is_word("span") and i + 2 < len(tokens) and tokens[i + 1].value == "=":
+            span = span_seconds(tokens[i + 2].value, tokens[i + 2].pos)
+            i += 3
+            continue
+        rest.append(tokens[i])
+        i += 1
+    return rest, span
 
 
 
@@ -145,6 +166,9 @@ def compile_tstats(cmd: TstatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame
     for name in cmd.by:
         col = resolve(name, cmd.pos)
         sql = text_of(col.sql, col.type) if col is not None else "CAST(NULL AS VARCHAR)"
+        if name == "_time" and col is not None and col.is_number:
+            # _time stays a number, so results come in time order; with span=, the start of its span
+            sql = col.sql if cmd.span is None else f"(floor({col.sql} / {cmd.span!r}) * {cmd.span!r})"
         if fill is not None:
             sql = f"COALESCE({sql}, {lit(fill)})"
         else:
