@@ -150,6 +150,8 @@ def _parse_expanded(text: str, sources: Sources, _depth: int, spans: List[Span])
 def _parse(spec: CommandSpec, rest: str, pos: int, end: int, sources: Sources, depth: int,
            spans: List[Span]) -> Command:
     masked, refs = _subsearches(rest, pos, end, sources, depth, spans)
+    if refs and not spec.subsearch:
+        raise Unsupported(f"subsearch [ ... ] in {spec.name}", next(iter(refs.values())).pos)
     tokens = tokenize(masked, pos, single_quotes=spec.single_quotes, search_values=spec.search_values)
     cmd = spec.parse(tokens, pos, end)
     attach(cmd, refs)

@@ -90,6 +90,7 @@ class CommandSpec:
     kinds: Tuple[str, ...] = (STREAMING,)
     single_quotes: bool = False          # '...' are field names (eval/where syntax)
     search_values: bool = False          # search syntax: values may hold parentheses (lexer.tokenize)
+    subsearch: bool = False              # takes a subsearch [ ... ] (placed by subsearch.attach)
 
 
 COMMANDS: Dict[str, CommandSpec] = {}

@@ -65,5 +65,6 @@ def compile_where_cmd(cmd: WhereCmd, frame: Optional[Frame], rt: Runtime) -> Fra
     return materialize_checked(rt, frame, frame.cols, pred, cmd.pos)
 
 
-register(CommandSpec("search", SearchCmd, parse_search_cmd, compile_search_cmd, search_values=True))
+register(CommandSpec("search", SearchCmd, parse_search_cmd, compile_search_cmd, search_values=True,
+                     subsearch=True))
 register(CommandSpec("where", WhereCmd, parse_where, compile_where_cmd, single_quotes=True))

@@ -150,4 +150,4 @@ def _outputs(cmd: JoinCmd, fields: Optional[List[str]]) -> Optional[List[str]]:
     return None
 
 
-register(CommandSpec("join", JoinCmd, parse_join, compile_join, _outputs))
+register(CommandSpec("join", JoinCmd, parse_join, compile_join, _outputs, subsearch=True))
