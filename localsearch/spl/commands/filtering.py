@@ -8,10 +8,10 @@ from ..ast import EvalNode, SearchNode
 from ..eval_sql import compile_where
 from ..expr import parse_eval, parse_search
 from ..lexer import Token
-from ..sql import compile_search, resolver_for
+from ..sql import resolver_for
 from .base import Command, CommandSpec, Frame, Runtime, register
 from .evaluate import materialize_checked
-from .subsearch import resolve as resolve_subsearches
+from .subsearch import compile_with_subsearches
 
 
 @dataclass
@@ -30,10 +30,9 @@ def parse_search_cmd(tokens: List[Token], pos: int, end: int) -> SearchCmd:
 
 
 def compile_search_cmd(cmd: SearchCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
-    expr = resolve_subsearches(cmd.expr, rt)       # subsearches run first
     if frame is None:
-        return raw_search(expr, rt)
-    pred = compile_search(expr, resolver_for(frame.cols))
+        return raw_search(cmd.expr, rt)
+    pred = compile_with_subsearches(cmd.expr, resolver_for(frame.cols), rt)     # subsearches run first
     return rt.materialize(frame.table, [(c.name, c.sql) for c in frame.cols], pred)
 
 
@@ -41,7 +40,7 @@ def raw_search(expr: SearchNode, rt: Runtime) -> Frame:
     """The leading search: the loaded events, newest first, within the time window."""
     cols = rt.base_cols("events")
     missing: List[str] = []
-    pred = compile_search(expr, resolver_for(cols, missing))
+    pred = compile_with_subsearches(expr, resolver_for(cols, missing), rt)     # subsearches run first
     if rt.field_exists is not None:     # only fields no event read has (also those a prefilter left out)
         missing, label = [m for m in missing if not rt.field_exists(m)], "the loaded events"
     else:

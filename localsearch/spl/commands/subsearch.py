@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 
 from ..ast import And, Compare, MatchAll, Not, Or, SearchNode, Term
+from ..cidr import ipv4_subnet
 from ..errors import SplError, Unsupported
 from ..lexer import scan_quoted
+from ..sql import Resolver, compile_search, text_of
 from .base import Runtime
 
 MAXOUT = 10_000
@@ -109,44 +111,101 @@ def has_subsearch(node: Any) -> bool:
     return False
 
 
-def resolve(node: Any, rt: Runtime) -> SearchNode:
-    """The search expression with every subsearch run and replaced by its formatted results."""
+def compile_with_subsearches(node: Any, resolve: Resolver, rt: Runtime) -> str:
+    """SQL for a search expression whose subsearches run now (the same SQL `compile_search` gives for the
+    expression the formatted results parse to; equality groups are matched through a table, so a long
+    allowlist stays fast)."""
     if isinstance(node, Subsearch):
-        fields, rows = rt.subsearch_rows(node.pipeline)
-        if len(rows) > MAXOUT:
-            rt.warn(f"a subsearch returned {len(rows)} results: only the first {MAXOUT} are used "
-                    "(Splunk's default subsearch maxout)")
-            rows = rows[:MAXOUT]
-        return format_results(fields, rows, node.pos)
-    if isinstance(node, And):
-        return And(tuple(resolve(n, rt) for n in node.items))
-    if isinstance(node, Or):
-        return Or(tuple(resolve(n, rt) for n in node.items))
-    if isinstance(node, Not):
-        return Not(resolve(node.item, rt))
-    return node
+        return _compile_results(node, resolve, rt)
+    if isinstance(node, (And, Or)) and has_subsearch(node):
+        joiner = " AND " if isinstance(node, And) else " OR "
+        return "(" + joiner.join(compile_with_subsearches(n, resolve, rt) for n in node.items) + ")"
+    if isinstance(node, Not) and has_subsearch(node):
+        return f"(NOT {compile_with_subsearches(node.item, resolve, rt)})"
+    return compile_search(node, resolve)
 
 
-def format_results(fields: Sequence[str], rows: Sequence[Sequence[object]], pos: int) -> SearchNode:
-    """The expression `format` gives for these results (see the module docstring)."""
+def subsearch_results(node: Subsearch, rt: Runtime) -> Tuple[List[str], List[Sequence[object]]]:
+    fields, rows = rt.subsearch_rows(node.pipeline)
+    if len(rows) > MAXOUT:
+        rt.warn(f"a subsearch returned {len(rows)} results: only the first {MAXOUT} are used "
+                "(Splunk's default subsearch maxout)")
+        rows = rows[:MAXOUT]
+    return fields, rows
+
+
+def _compile_results(node: Subsearch, resolve: Resolver, rt: Runtime) -> str:
+    fields, rows = subsearch_results(node, rt)
+    groups = format_groups(fields, rows, node.pos)
+    if not groups:
+        return compile_search(Not(MatchAll()), resolve)
+    plain: Dict[Tuple[str, ...], List[List[str]]] = {}
+    others: List[SearchNode] = []
+    for group in groups:
+        names = tuple(f for f, _ in group)
+        if all(len(vs) == 1 and _plain(f, vs[0], resolve, node.pos) for f, vs in group):
+            plain.setdefault(names, []).append([vs[0] for _, vs in group])
+        else:
+            others.append(_group_node(group, node.pos))
+    parts = [compile_search(n, resolve) for n in others]
+    for names, values in plain.items():
+        cols = [resolve(f, node.pos) for f in names]
+        if any(c is None for c in cols):
+            parts.append("FALSE")          # a field the results do not have matches nothing
+            continue
+        table = rt.new_table("_sub")
+        rt.create_table(table, [f"v{i} VARCHAR" for i in range(len(names))], values)
+        xs = [text_of(c.sql, c.type) for c in cols if c is not None]
+        probe = ", ".join(f"k{i} := lower({x})" for i, x in enumerate(xs))
+        keys = ", ".join(f"k{i} := lower(v{i})" for i in range(len(names)))
+        present = " AND ".join(f"{x} IS NOT NULL" for x in xs)
+        parts.append(f"COALESCE({present} AND struct_pack({probe}) IN "
+                     f"(SELECT struct_pack({keys}) FROM {table}), FALSE)")
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _plain(field: str, value: str, resolve: Resolver, pos: int) -> bool:
+    """An equality that compile_search compiles as lower(x) = lower(value) (no wildcard, no subnet, a
+    single-valued field)."""
+    if "*" in value or ipv4_subnet(value, pos) is not None:
+        return False
+    col = resolve(field, pos)
+    return col is None or not col.is_list
+
+
+def _group_node(group: List[Tuple[str, List[str]]], pos: int) -> SearchNode:
+    terms: List[SearchNode] = []
+    for f, values in group:
+        compares = tuple(Compare(f, "=", v, pos) for v in values)
+        terms.append(compares[0] if len(compares) == 1 else Or(compares))
+    return terms[0] if len(terms) == 1 else And(tuple(terms))
+
+
+def format_groups(fields: Sequence[str], rows: Sequence[Sequence[object]],
+                  pos: int) -> List[List[Tuple[str, List[str]]]]:
+    """Per result, its (field, values) pairs as format writes them (see the module docstring)."""
     names = [(i, f) for i, f in enumerate(fields) if not f.startswith("_")]
     for _, f in names:
         if f in ("search", "query"):
             raise Unsupported(f"subsearch results with a field named {f} (inserted as search text)", pos)
-    groups: List[SearchNode] = []
+    groups: List[List[Tuple[str, List[str]]]] = []
     for row in rows:
-        terms: List[SearchNode] = []
+        group: List[Tuple[str, List[str]]] = []
         for i, f in names:
             value = row[i] if i < len(row) else None
             values = [] if value is None else [str(v) for v in value] if isinstance(value, list) else [str(value)]
-            values = [v for v in values if v != ""]
-            if not values:
-                continue
-            compares = tuple(Compare(f, "=", _checked(v, f, pos), pos) for v in values)
-            terms.append(compares[0] if len(compares) == 1 else Or(compares))
-        if not terms:
+            values = [_checked(v, f, pos) for v in values if v != ""]
+            if values:
+                group.append((f, values))
+        if not group:
             raise Unsupported("a subsearch result with no field values (format gives an empty group)", pos)
-        groups.append(terms[0] if len(terms) == 1 else And(tuple(terms)))
+        groups.append(group)
+    return groups
+
+
+def format_results(fields: Sequence[str], rows: Sequence[Sequence[object]], pos: int) -> SearchNode:
+    """The expression `format` gives for these results (see the module docstring)."""
+    groups = [_group_node(g, pos) for g in format_groups(fields, rows, pos)]
     if not groups:
         return Not(MatchAll())           # NOT ( ), and `( )` matches everything
     return groups[0] if len(groups) == 1 else Or(tuple(groups))
