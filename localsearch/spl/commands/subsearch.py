@@ -61,9 +61,10 @@ def find_subsearches(text: str, pos: int) -> Tuple[str, List[Tuple[str, int, int
             depth -= 1
             if depth == 0:
                 marker = f"{MARKER}{len(found)}"
-                if i + 1 - start < len(marker):
-                    raise SplError("empty subsearch []", pos + start)
-                out[start:i + 1] = list(marker.ljust(i + 1 - start))
+                if i + 1 - start < len(marker) + 1:
+                    raise SplError("a subsearch needs a search inside [ ]", pos + start)
+                # a space first: `type=inner[...]` is two arguments, as splunkd splits them
+                out[start:i + 1] = list((" " + marker).ljust(i + 1 - start))
                 found.append((marker, pos + start + 1, pos + i))
         i += 1
     if depth:
