@@ -126,7 +126,7 @@ def compile_with_subsearches(node: Any, resolve: Resolver, rt: Runtime) -> str:
     return compile_search(node, resolve)
 
 
-def subsearch_results(node: Subsearch, rt: Runtime) -> Tuple[List[str], List[Sequence[object]]]:
+def subsearch_results(node: Subsearch, rt: Runtime) -> Tuple[List[str], Sequence[Sequence[object]]]:
     fields, rows = rt.subsearch_rows(node.pipeline)
     if len(rows) > MAXOUT:
         rt.warn(f"a subsearch returned {len(rows)} results: only the first {MAXOUT} are used "
