@@ -122,6 +122,11 @@ def test_sort_refuses_values_starting_with_a_digit_that_are_not_numbers(tmp_path
     with pytest.raises(Unsupported, match="start with a digit"):
         rows("| inputlookup v.csv | sort v", app=app)
     assert col("| inputlookup v.csv | sort str(v)", "v", app=app) == ["10abc", "9"]
+    app = app_with(tmp_path / "b", "", {"v.csv": "v\n10\n-x\n9\nb\n"})
+    with pytest.raises(Unsupported, match="character before the digits"):
+        rows("| inputlookup v.csv | sort v", app=app)
+    app = app_with(tmp_path / "c", "", {"v.csv": "v\n10\nB\n-3\n9\na\n"})
+    assert col("| inputlookup v.csv | sort v", "v", app=app) == ["-3", "9", "10", "B", "a"]
 
 
 # ---- fillnull / bin ------------------------------------------------------------------------------------------

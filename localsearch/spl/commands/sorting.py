@@ -5,7 +5,8 @@ at most <count> results (default 10000; 0 = all); `-` descending; results missin
 way ("treated as having the smallest or largest possible value ... if descending or ascending"); `str()`
 compares as text, `num()` numbers numerically (other values after them, as text); by default (auto) numbers
 sort numerically before other text, which sorts as text, and a value that starts with a digit but is not a
-number is refused (Splunk sorts it "numerically based on that number alone"); ties keep their order;
+number is refused (Splunk sorts it "numerically based on that number alone"), as is text that starts with a
+character before the digits (a space, `-`, `(` ...) among numbers (Splunk compares each pair); ties keep their order;
 a trailing `desc` reverses the whole order. `ip()` is refused.
 head: `head [<N>|limit=<N>]`, the first N results (default 10); an eval expression, `null=`, `keeplast=`
 are refused.
@@ -137,6 +138,14 @@ def compile_sort(cmd: SortCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
             if bad:
                 raise Unsupported(f"sort by {key.field}: values that start with a digit but are not numbers "
                                   "(Splunk orders them by their leading number)", key.pos)
+            # Splunk compares each pair of values: a number against text that sorts before digits (a space or
+            # a symbol such as '-' or '(' first) is not documented
+            nums = rt.count(f"SELECT count(*) FROM {frame.table} WHERE regexp_full_match({text}, {lit(DECIMAL)})")
+            low = rt.count(f"SELECT count(*) FROM {frame.table} WHERE {text} < '0' AND "
+                           f"NOT regexp_full_match({text}, {lit(DECIMAL)})") if nums else 0
+            if low:
+                raise Unsupported(f"sort by {key.field}: numbers mixed with text that starts with a character "
+                                  "before the digits", key.pos)
         terms += _order_terms(key, col)
     terms.append(("__ord", True))
     # a trailing desc reverses the whole order (missing values and ties too)
