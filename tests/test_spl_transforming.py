@@ -199,3 +199,31 @@ def test_join_refusals(search: str, what: str) -> None:
         return
     with pytest.raises(Unsupported, match=what):
         rows(search)
+
+
+def test_tstats_latest_and_earliest() -> None:
+    """Rule (tstats, "latest(X): the chronologically latest seen value"): the value at the largest / smallest
+    _time among the events with a value."""
+    out = rows("| tstats latest(Processes.process_name) AS last earliest(Processes.process) count "
+               "from datamodel=Endpoint.Processes by Processes.dest")
+    assert out == [{"Processes.dest": "h1", "last": "powershell.exe", "earliest(Processes.process)": "cmd /c a",
+                    "count": "3"},
+                   {"Processes.dest": "h2", "last": "notepad.exe", "earliest(Processes.process)": "rundll32 y",
+                    "count": "2"}]
+
+
+def test_tstats_latest_with_several_values_at_that_time_is_refused() -> None:
+    import duckdb
+    from localsearch.conf import AppConfs
+    from localsearch.engine import SearchEngine
+    from test_spl_engine import PROC_COLS, REPO
+    con = duckdb.connect()
+    con.execute('CREATE TABLE processes ("_time" DOUBLE, dest VARCHAR, "user" VARCHAR, process_name VARCHAR, '
+                'process_id VARCHAR, parent_process_name VARCHAR, process VARCHAR)')
+    con.execute("INSERT INTO processes VALUES (5, 'h', NULL, 'a.exe', '1', 'p', 'a'), (5, 'h', NULL, 'b.exe', '2', "
+                "'p', 'b'), (1, 'h', NULL, 'c.exe', '3', 'p', 'c')")
+    eng = SearchEngine(con, {"processes": PROC_COLS}, AppConfs(REPO, REPO / "local"))
+    with pytest.raises(Unsupported, match="several values at the same latest time"):
+        eng.run("| tstats latest(Processes.process_name) from datamodel=Endpoint.Processes")
+    res = eng.run("| tstats earliest(Processes.process_name) from datamodel=Endpoint.Processes")
+    assert res.rows == [["c.exe"]]

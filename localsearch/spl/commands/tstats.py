@@ -1,6 +1,7 @@
 """`tstats` over the CIM data model Endpoint.Processes (Search Reference, tstats).
 
 Rules: `by` fields with no value drop the row unless `fillnull_value` is set; `count` counts events,
+`latest(f)`/`earliest(f)` f's value at the largest/smallest `_time` (several values at that time refused),
 `count(f)` events with f, `dc` distinct values, `values` sorted distinct values, min/max numeric when every
 value is a number; dataset fields are named `Processes.<field>`, internal ones (_time, host, source,
 sourcetype) bare.
@@ -20,7 +21,7 @@ from .base import GENERATING, Command, CommandSpec, Frame, Runtime, field_list, 
 
 DATAMODEL = "Endpoint.Processes"
 DATAMODEL_INTERNAL = ("_time", "host", "source", "sourcetype")
-TSTATS_FUNCS = {"count", "min", "max", "values", "dc", "distinct_count"}
+TSTATS_FUNCS = {"count", "min", "max", "values", "dc", "distinct_count", "latest", "earliest"}
 TSTATS_OPTIONS = {"summariesonly", "allow_old_summaries", "fillnull_value", "prestats", "local", "append",
                   "chunk_size", "include_reduced_buckets"}
 
@@ -175,8 +176,12 @@ def compile_tstats(cmd: TstatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame
             where.append(f"({sql}) IS NOT NULL")
         exprs.append((name, sql))
         keys.append(sql)
+    group_by = f" GROUP BY {', '.join(keys)}" if keys else ""
     for agg in cmd.aggregates:
         col = resolve(agg.field, agg.pos) if agg.field is not None else None
+        if agg.func in ("latest", "earliest"):
+            exprs.append((agg.name, _extreme(agg, col, time_col, " AND ".join(where), group_by, rt)))
+            continue
         exprs.append((agg.name, _aggregate(agg.func, col, agg.field)))
     for name in missing:
         rt.warn(f"field {name} does not exist in the {DATAMODEL} data: conditions on it match nothing")
@@ -185,6 +190,25 @@ def compile_tstats(cmd: TstatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame
     sub = f"(SELECT {inner_cols} FROM processes WHERE {' AND '.join(where)}{group}) AS g"
     order = ", ".join(f"k{i}" for i in range(len(keys))) or "1"
     return rt.materialize(sub, [(name, f"k{i}") for i, (name, _) in enumerate(exprs)], "TRUE", order)
+
+def _extreme(agg: Aggregate, col: Optional[Col], time_col: Optional[Col], where: str, group_by: str,
+             rt: Runtime) -> str:
+    """latest(f) / earliest(f): f's value at the largest / smallest _time of the events with f. Several
+    values at that time are refused (which one Splunk reports is not documented)."""
+    if col is None or time_col is None:
+        return "CAST(NULL AS VARCHAR)"
+    if col.is_list:
+        raise Unsupported(f"tstats {agg.func}() of a multivalue field", agg.pos)
+    text, t = text_of(col.sql, col.type), time_col.sql
+    has = f"FILTER (WHERE {col.sql} IS NOT NULL AND {t} IS NOT NULL)"
+    m = "max" if agg.func == "latest" else "min"
+    ties = (f"SELECT count(*) FROM (SELECT {m}({t}) {has} AS m, list(struct_pack(t := {t}, v := {text})) {has} AS l "
+            f"FROM processes WHERE {where}{group_by}) WHERE len(list_distinct(list_transform("
+            f"list_filter(l, lambda x: x.t = m), lambda x: x.v))) > 1")
+    if rt.count(ties):
+        raise Unsupported(f"tstats {agg.func}({agg.field}): several values at the same {agg.func} time", agg.pos)
+    return f"{'arg_max' if agg.func == 'latest' else 'arg_min'}({text}, {t}) {has}"
+
 
 def _aggregate(func: str, col: Optional[Col], name: Optional[str]) -> str:
     if func == "count":
