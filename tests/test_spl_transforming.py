@@ -54,6 +54,14 @@ def test_stats(search: str, expected: list) -> None:
     assert rows(search) == expected
 
 
+def test_stats_syntax_errors_name_the_problem() -> None:
+    from localsearch.spl.errors import SplError
+    for search, what in [("* | stats", "at least one aggregate"), ("* | stats count by", "BY without fields"),
+                         ("* | stats count AS", "AS without a field name"), ("* | stats dc(", "needs one field")]:
+        with pytest.raises(SplError, match=what):
+            rows(search)
+
+
 def test_stats_refusals() -> None:
     for search, what in [("* | stats perc95(n)", "stats function perc95()"),
                          ("* | stats count(eval(n>1))", "eval"),

@@ -79,6 +79,8 @@ def parse_aggregates(tokens: List[Token], what: str) -> Tuple[List[StatsAgg], Li
         if fld is not None and "*" in fld:
             raise Unsupported(f"{what} wildcard field {fld}", tok.pos)
         name = tok.value if fld is None else f"{tok.value}({fld})"
+        if i + 1 == len(tokens) and tokens[i].is_keyword("AS"):
+            raise SplError(f"{what}: AS without a field name", tokens[i].pos)
         if i + 1 < len(tokens) and tokens[i].is_keyword("AS"):
             name = name_of(tokens[i + 1], what)
             i += 2
