@@ -157,12 +157,25 @@ class SearchEngine:
 
     def create_table(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         self.con.execute(f"CREATE TEMP TABLE {table} ({', '.join(columns)})")
-        if rows:
-            self.con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})",
-                                 [list(r) for r in rows])
+        if rows:     # one column list per column (far faster than a row at a time)
+            types = [c.split(None, 1)[1] for c in columns]
+            params = [[r[i] for r in rows] for i in range(len(columns))]
+            select = ", ".join(f"unnest(${i + 1}::{t}[])" for i, t in enumerate(types))
+            self.con.execute(f"INSERT INTO {table} SELECT {select}", params)
 
     def lookup_table(self, name: str, pos: int) -> LookupTable:
         return read_lookup(self.confs, name, pos)
+
+    def count(self, sql: str) -> int:
+        row = self.con.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+    def subsearch_frame(self, pipeline: Pipeline) -> Frame:
+        """Runs a subsearch's pipeline on the same data (before the command that holds it)."""
+        return self.run_pipeline(pipeline)
+
+    def subsearch_rows(self, pipeline: Pipeline) -> Tuple[List[str], List[List[Value]]]:
+        return self.fetch(self.subsearch_frame(pipeline))
 
     def _types(self, table: str) -> Dict[str, str]:
         return {row[0]: row[1] for row in self.con.execute(f"DESCRIBE {table}").fetchall()}

@@ -89,10 +89,10 @@ def test_broken_local_conf_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_unsupported_command_in_filter_exits_1(tmp_path: Path) -> None:
-    d = local_dir(tmp_path, macros="[process_execution_via_wmi_filter]\ndefinition = stats count by dest\n")
+    d = local_dir(tmp_path, macros="[process_execution_via_wmi_filter]\ndefinition = transaction dest\n")
     proc = cli("run", "samples/", "--local-dir", str(d))
     assert proc.returncode == 1 and proc.stdout == ""
-    assert "unsupported in local runs: command stats" in proc.stderr
+    assert "unsupported in local runs: command transaction" in proc.stderr
     assert MAIN_RULE in proc.stderr
 
 

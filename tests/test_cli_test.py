@@ -153,13 +153,13 @@ def test_bad_spec_exits_2_naming_file_and_place(tmp_path: Path, text: str, messa
 def test_search_error_is_a_junit_error_and_exit_1(tmp_path: Path) -> None:
     local = tmp_path / "tuning"
     local.mkdir()
-    (local / "macros.conf").write_text("[process_execution_via_wmi_filter]\ndefinition = stats count\n")
+    (local / "macros.conf").write_text("[process_execution_via_wmi_filter]\ndefinition = transaction dest\n")
     path = spec(tmp_path, f"tests:\n  - {{name: t, data: {SAMPLES}, local: tuning, expect: {{count: 1}}}}\n")
     junit = tmp_path / "j.xml"
     proc = localsearch("test", str(path), "--app-dir", str(REPO), "--junit", str(junit))
     assert proc.returncode == 1
     error = ET.parse(junit).getroot().find("./testsuite/testcase/error")
-    assert error is not None and "unsupported in local runs: command stats" in (error.text or "")
+    assert error is not None and "unsupported in local runs: command transaction" in (error.text or "")
 
 
 def test_contentctl_detection_passes_on_its_attack_data(tmp_path: Path) -> None:

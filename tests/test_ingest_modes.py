@@ -57,7 +57,9 @@ def test_processes_counts_and_skips_do_not_depend_on_the_mode(tmp_path: Path) ->
     ("|tstats count from datamodel=Endpoint.Processes", False),
     ("index=* EventCode=1 | table dest", True),
     ("search EventCode=1", True),
-    ("| inputlookup x", True),
+    ("| inputlookup x", False),                                              # a lookup file only
+    ("| inputlookup x | join a [search EventCode=1]", True),                 # a subsearch over the events
+    ("| tstats count from datamodel=Endpoint.Processes | search NOT [| inputlookup x]", False),
 ])
 def test_which_searches_read_raw_events(search: str, raw: bool) -> None:
     assert reads_raw_events(search) is raw

@@ -111,7 +111,7 @@ def test_bare_terms_and_modifiers_are_refused() -> None:
     with pytest.raises(Unsupported, match="earliest"):
         rows("earliest=-24h name=x")
     with pytest.raises(Unsupported, match="subsearch"):
-        rows("name=x [search name=y]")
+        rows("* | where n > 1 [search name=y]")       # a subsearch where the command takes none
 
 
 def test_syntax_errors_name_the_position() -> None:
@@ -202,11 +202,11 @@ def test_tstats_time_window() -> None:
     ("| tstats sum(Processes.process_id) from datamodel=Endpoint.Processes", "tstats function sum"),
     ("| tstats count from datamodel=Network_Traffic.All_Traffic", "datamodel=Network_Traffic"),
     ("| tstats prestats=t count from datamodel=Endpoint.Processes", "tstats option prestats"),
-    ("| tstats count from datamodel=Endpoint.Processes by _time span=1h", "span"),
+    ("| tstats count from datamodel=Endpoint.Processes by _time span=1d", "time span 1d"),
     ("| stats count", "generating command stats"),
-    ("* | stats count by user", "command stats"),
+    ("* | stats count by user span=1h", "stats by option"),
     ("* | eval x=sha256(name)", "eval function sha256"),
-    ("* | head 5", "command head"),
+    ("* | head count>5", "head with an eval expression"),
     ("* | convert dur2sec(n)", "convert function dur2sec"),
     ('* | convert timeformat="%s" ctime(n)', "timeformat directive"),
 ])

@@ -7,6 +7,8 @@ search pipeline" (a search not starting with '|' starts with an implied search c
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional
@@ -66,11 +68,23 @@ def test_shipped_searches_parse_with_the_app_confs() -> None:
 
 @pytest.mark.parametrize("search", [
     "* | search NOT [| inputlookup allow.csv | fields dest, user]",      # a comma inside the subsearch
-    "* | where x=1 [search y]",
     "NOT [| inputlookup allow.csv | fields dest, user]",
 ])
-def test_a_subsearch_is_refused_before_its_text_is_parsed(search: str) -> None:
-    with pytest.raises(Unsupported, match="unsupported in local runs: subsearch"):
+def test_a_subsearch_is_parsed_into_a_pipeline_of_its_own(search: str) -> None:
+    p = parse_expanded(search)
+    (sub,) = p.subsearches
+    assert [type(c).__name__ for c in sub.pipeline.commands] == ["InputlookupCmd", "FieldsCmd"]
+    assert sub.pipeline.commands[1].patterns == ["dest", "user"]
+    assert p.search[sub.pos] == "["                      # positions are those of the whole search
+
+
+@pytest.mark.parametrize("search,where", [
+    ("* | where x=1 [search y]", "subsearch [ ... ] in where"),
+    ("* | rename [search y] AS z", "subsearch [ ... ] in rename"),
+    ("* | search a=[search y]", "subsearch as a field value"),
+])
+def test_a_subsearch_where_a_command_takes_none_is_refused(search: str, where: str) -> None:
+    with pytest.raises(Unsupported, match=re.escape(f"unsupported in local runs: {where}")):
         parse_expanded(search)
 
 

@@ -7,18 +7,20 @@ there is a custom search command, looked up in commands.conf when it runs.
 
 Splunk rules: a search that does not start with `|` starts with an implied `search` over the events (the word
 `search` itself may be written); a search starting with `|` starts with a generating command; commands are
-separated by `|` outside quotes and square brackets.
+separated by `|` outside quotes and square brackets. A subsearch `[ ... ]` is parsed here as a pipeline of
+its own (commands/subsearch.py) and placed in its command; it runs before that command, on the same data.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .ast import SearchNode
 from .commands import (COMMANDS, GENERATING, STREAMING, Command, CommandSpec, SavedSearchCmd, SearchCmd,
                        parse_custom, spec_of)
 from .commands.savedsearch import saved_search_text
+from .commands.subsearch import Subsearch, attach, find_subsearches, subsearches_of
 from .errors import SplError, Unsupported
 from .expr import parse_search
 from .lexer import WORD, Token, split_pipeline, tokenize
@@ -56,8 +58,14 @@ class Pipeline:
         return first.expr if isinstance(first, SearchCmd) and first.leading else None
 
     def reads_raw_events(self) -> bool:
-        """Whether the raw `events` table is read (only by a leading search; tstats reads the data model)."""
-        return self.leading_search() is not None
+        """Whether the raw `events` table is read (only by a leading search, here or in a subsearch; tstats
+        reads the data model)."""
+        return self.leading_search() is not None or any(s.pipeline.reads_raw_events() for s in self.subsearches)
+
+    @property
+    def subsearches(self) -> List[Subsearch]:
+        """The subsearches of the pipeline's commands (not those nested in them)."""
+        return [s for cmd in self.commands for s in subsearches_of(cmd)]
 
     def output_fields(self) -> Optional[List[str]]:
         """The fields of the results as far as they are known without data (None: raw events' fields)."""
@@ -106,7 +114,7 @@ def _parse_expanded(text: str, sources: Sources, _depth: int, spans: List[Span])
         if spec is None or GENERATING not in spec.kinds:
             not_a_command(name, *segments[1], spans)
             raise Unsupported(f"generating command {name}" if name else "empty command", segments[1][1])
-        cmd = _parse(spec, rest, rest_pos, end)
+        cmd = _parse(spec, rest, rest_pos, end, sources, _depth, spans)
         if isinstance(cmd, SavedSearchCmd):
             return _splice(text, segments, cmd, sources, _depth, spans)
         commands.append(cmd)
@@ -116,9 +124,11 @@ def _parse_expanded(text: str, sources: Sources, _depth: int, spans: List[Span])
         name, rest, rest_pos = split_name(first_text, first_pos)
         if name.lower() == "search":
             first_text, first_pos = rest, rest_pos
-        tokens = tokenize(first_text, first_pos, search_values=True)
-        no_subsearch(tokens)
-        commands.append(SearchCmd(first_pos, parse_search(tokens, end), leading=True))
+        masked, refs = _subsearches(first_text, first_pos, end, sources, _depth, spans)
+        tokens = tokenize(masked, first_pos, search_values=True)
+        cmd = SearchCmd(first_pos, parse_search(tokens, end), leading=True)
+        attach(cmd, refs)
+        commands.append(cmd)
         segments = segments[1:]
     for seg_text, seg_pos in segments:
         name, rest, rest_pos = split_name(seg_text, seg_pos)
@@ -133,14 +143,36 @@ def _parse_expanded(text: str, sources: Sources, _depth: int, spans: List[Span])
                 f"{name} after the first command (it generates results)"
             raise Unsupported(what, seg_pos)
         else:
-            commands.append(_parse(spec, rest, rest_pos, end))
+            commands.append(_parse(spec, rest, rest_pos, end, sources, _depth, spans))
     return Pipeline(text, commands, spans)
 
 
-def _parse(spec: CommandSpec, rest: str, pos: int, end: int) -> Command:
-    tokens = tokenize(rest, pos, single_quotes=spec.single_quotes, search_values=spec.search_values)
-    no_subsearch(tokens)
-    return spec.parse(tokens, pos, end)
+def _parse(spec: CommandSpec, rest: str, pos: int, end: int, sources: Sources, depth: int,
+           spans: List[Span]) -> Command:
+    masked, refs = _subsearches(rest, pos, end, sources, depth, spans)
+    if refs and not spec.subsearch:
+        raise Unsupported(f"subsearch [ ... ] in {spec.name}", next(iter(refs.values())).pos)
+    tokens = tokenize(masked, pos, single_quotes=spec.single_quotes, search_values=spec.search_values)
+    cmd = spec.parse(tokens, pos, end)
+    attach(cmd, refs)
+    return cmd
+
+
+def _subsearches(text: str, pos: int, end: int, sources: Sources, depth: int,
+                 spans: List[Span]) -> Tuple[str, Dict[str, Subsearch]]:
+    """The command text with its subsearches masked, and each subsearch parsed (a pipeline whose positions
+    are those of the whole expanded search). The subsearch runs first, on the same data (engine)."""
+    masked, found = find_subsearches(text, pos)
+    refs: Dict[str, Subsearch] = {}
+    for marker, start, stop in found:
+        if depth >= MAX_SAVEDSEARCH_DEPTH:
+            raise SplError(f"subsearches nested deeper than {MAX_SAVEDSEARCH_DEPTH} levels", start - 1)
+        inner = text[start - pos:stop - pos]
+        if not inner.strip():
+            raise SplError("empty subsearch [ ]", start - 1)
+        padded = " " * start + inner + " " * max(0, end - stop)
+        refs[marker] = Subsearch(_parse_expanded(padded, sources, depth + 1, spans), start - 1)
+    return masked, refs
 
 
 def _splice(text: str, segments: List[Tuple[str, int]], cmd: SavedSearchCmd, sources: Sources,
@@ -189,6 +221,7 @@ def not_a_command(name: str, segment: str, pos: int, spans: List[Span]) -> None:
 
 
 def no_subsearch(tokens: List[Token]) -> None:
+    """Refuses a subsearch where none is parsed (kept for callers that tokenize on their own)."""
     for tok in tokens:
         if tok.kind == WORD and tok.value.startswith("["):
             raise Unsupported("subsearch [ ... ]", tok.pos)

@@ -31,6 +31,7 @@ from typing import Callable, Collection, List, Optional, Tuple, Union
 from .errors import SplError
 from .cidr import is_cidr
 from .ast import And, Compare, MatchAll, Not, Or, SearchNode, Term
+from .commands.subsearch import Subsearch
 from .pipeline import Pipeline, parse_expanded
 
 MIN_CHUNK = 4
@@ -87,8 +88,8 @@ def derive(node: SearchNode, is_raw_field: Callable[[str], bool]) -> Optional[Fo
         if len(branches) < len(derived):
             return None
         return branches[0] if len(branches) == 1 else AnyOf(tuple(branches))
-    if isinstance(node, (Not, MatchAll, Term)):
-        return None
+    if isinstance(node, (Not, MatchAll, Term, Subsearch)):
+        return None     # a subsearch's results are known only when it has run
     raise TypeError(f"not a search node: {node!r}")
 
 
@@ -148,8 +149,8 @@ def pipeline_filter(pipeline: Pipeline, derived_fields: Collection[str]) -> Opti
     """SQL condition on the raw line `json` implied by the pipeline's leading event search, or None.
     derived_fields: field names the loader computes rather than reads from the line (`extracted_*` too)."""
     node = pipeline.leading_search()
-    if node is None:
-        return None
+    if node is None or any(s.pipeline.reads_raw_events() for s in pipeline.subsearches):
+        return None      # a subsearch over the events must see all of them
     derived = set(derived_fields)
     formula = derive(node, lambda name: name not in derived and not name.startswith("extracted_"))
     return to_sql(formula) if formula is not None else None

@@ -5,6 +5,7 @@ See localsearch/spl/README.md for how to add a command.
 from __future__ import annotations
 
 from . import convert, evaluate, fieldops, filtering, lookup, rex, savedsearch, tstats  # noqa: F401  (registration)
+from . import fill, inputlookup, join, sorting, stats, subsearch  # noqa: F401  (lookups, subsearches, stats family)
 from .base import (COMMANDS, GENERATING, STREAMING, Command, CommandSpec, Frame, LookupTable, Runtime, register,
                    spec_of)
 from .convert import ConvertCmd

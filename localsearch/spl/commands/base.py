@@ -7,7 +7,7 @@ next `Frame`; it builds SQL text only, the runtime executes it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from ..errors import SplError
@@ -50,6 +50,9 @@ class Runtime(Protocol):
     def create_table(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None: ...
     def execute(self, sql: str) -> None: ...
     def lookup_table(self, name: str, pos: int) -> "LookupTable": ...
+    def subsearch_rows(self, pipeline: Any) -> Tuple[List[str], List[List[Any]]]: ...
+    def subsearch_frame(self, pipeline: Any) -> Frame: ...
+    def count(self, sql: str) -> int: ...
 
 
 @dataclass
@@ -61,6 +64,9 @@ class LookupTable:
     wildcard: set
     case_insensitive: bool
     max_matches: int
+    min_matches: int = 0
+    default_match: str = ""
+    cidr: set = field(default_factory=set)
 
 
 # fields a command outputs, from the fields that came in (None: not known statically, e.g. raw events)
@@ -84,6 +90,7 @@ class CommandSpec:
     kinds: Tuple[str, ...] = (STREAMING,)
     single_quotes: bool = False          # '...' are field names (eval/where syntax)
     search_values: bool = False          # search syntax: values may hold parentheses (lexer.tokenize)
+    subsearch: bool = False              # takes a subsearch [ ... ] (placed by subsearch.attach)
 
 
 COMMANDS: Dict[str, CommandSpec] = {}

@@ -8,9 +8,10 @@ from ..ast import EvalNode, SearchNode
 from ..eval_sql import compile_where
 from ..expr import parse_eval, parse_search
 from ..lexer import Token
-from ..sql import compile_search, resolver_for
+from ..sql import resolver_for
 from .base import Command, CommandSpec, Frame, Runtime, register
 from .evaluate import materialize_checked
+from .subsearch import compile_with_subsearches
 
 
 @dataclass
@@ -31,7 +32,7 @@ def parse_search_cmd(tokens: List[Token], pos: int, end: int) -> SearchCmd:
 def compile_search_cmd(cmd: SearchCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
     if frame is None:
         return raw_search(cmd.expr, rt)
-    pred = compile_search(cmd.expr, resolver_for(frame.cols))
+    pred = compile_with_subsearches(cmd.expr, resolver_for(frame.cols), rt)     # subsearches run first
     return rt.materialize(frame.table, [(c.name, c.sql) for c in frame.cols], pred)
 
 
@@ -39,7 +40,7 @@ def raw_search(expr: SearchNode, rt: Runtime) -> Frame:
     """The leading search: the loaded events, newest first, within the time window."""
     cols = rt.base_cols("events")
     missing: List[str] = []
-    pred = compile_search(expr, resolver_for(cols, missing))
+    pred = compile_with_subsearches(expr, resolver_for(cols, missing), rt)     # subsearches run first
     if rt.field_exists is not None:     # only fields no event read has (also those a prefilter left out)
         missing, label = [m for m in missing if not rt.field_exists(m)], "the loaded events"
     else:
@@ -63,5 +64,6 @@ def compile_where_cmd(cmd: WhereCmd, frame: Optional[Frame], rt: Runtime) -> Fra
     return materialize_checked(rt, frame, frame.cols, pred, cmd.pos)
 
 
-register(CommandSpec("search", SearchCmd, parse_search_cmd, compile_search_cmd, search_values=True))
+register(CommandSpec("search", SearchCmd, parse_search_cmd, compile_search_cmd, search_values=True,
+                     subsearch=True))
 register(CommandSpec("where", WhereCmd, parse_where, compile_where_cmd, single_quotes=True))

@@ -1,6 +1,7 @@
 """`tstats` over the CIM data model Endpoint.Processes (Search Reference, tstats).
 
 Rules: `by` fields with no value drop the row unless `fillnull_value` is set; `count` counts events,
+`latest(f)`/`earliest(f)` f's value at the largest/smallest `_time` (several values at that time refused),
 `count(f)` events with f, `dc` distinct values, `values` sorted distinct values, min/max numeric when every
 value is a number; dataset fields are named `Processes.<field>`, internal ones (_time, host, source,
 sourcetype) bare.
@@ -15,11 +16,12 @@ from ..errors import SplError, Unsupported
 from ..expr import parse_search
 from ..lexer import COMMA, LPAREN, OP, RPAREN, WORD, Token
 from ..sql import Col, compile_search, lit, text_of
+from .fill import span_seconds
 from .base import GENERATING, Command, CommandSpec, Frame, Runtime, field_list, name_of, register
 
 DATAMODEL = "Endpoint.Processes"
 DATAMODEL_INTERNAL = ("_time", "host", "source", "sourcetype")
-TSTATS_FUNCS = {"count", "min", "max", "values", "dc", "distinct_count"}
+TSTATS_FUNCS = {"count", "min", "max", "values", "dc", "distinct_count", "latest", "earliest"}
 TSTATS_OPTIONS = {"summariesonly", "allow_old_summaries", "fillnull_value", "prestats", "local", "append",
                   "chunk_size", "include_reduced_buckets"}
 
@@ -39,6 +41,7 @@ class TstatsCmd(Command):
     datamodel: str
     where: Optional[SearchNode]
     by: List[str]
+    span: Optional[float] = None       # seconds: _time in by is binned to the start of its span
 
 
 def parse_tstats(tokens: List[Token], pos: int, end_pos: int) -> TstatsCmd:
@@ -104,8 +107,9 @@ def parse_tstats(tokens: List[Token], pos: int, end_pos: int) -> TstatsCmd:
                 break
             where_tokens.append(tok)
             i += 1
+    span: Optional[float] = None
     if i < len(tokens) and tokens[i].is_keyword("BY"):
-        rest = tokens[i + 1:]
+        rest, span = by_span(tokens[i + 1:])
         for j, tok in enumerate(rest):
             if tok.kind == OP:
                 raise Unsupported(f"tstats by option {rest[j - 1].value}=" if j else "tstats by option", tok.pos)
@@ -116,7 +120,25 @@ def parse_tstats(tokens: List[Token], pos: int, end_pos: int) -> TstatsCmd:
     if i < len(tokens):
         raise SplError(f"tstats: unexpected {tokens[i].raw or tokens[i].value!r}", tokens[i].pos)
     where = parse_search(where_tokens, end_pos) if where_tokens else None
-    return TstatsCmd(pos, options, aggregates, datamodel, where, by)
+    if span is not None and "_time" not in by:
+        raise Unsupported("tstats span= without _time in by", pos)
+    return TstatsCmd(pos, options, aggregates, datamodel, where, by, span)
+
+
+def by_span(tokens: List[Token]) -> Tuple[List[Token], Optional[float]]:
+    """The by clause without its `span=<span>` (seconds, minutes, hours; as bin reads them), and the span in
+    seconds: `_time` is then binned to the start of its span (Search Reference, tstats: span)."""
+    rest: List[Token] = []
+    span: Optional[float] = None
+    i = 0
+    while i < len(tokens):
+        if tokens[i].is_word("span") and i + 2 < len(tokens) and tokens[i + 1].value == "=":
+            span = span_seconds(tokens[i + 2].value, tokens[i + 2].pos)
+            i += 3
+            continue
+        rest.append(tokens[i])
+        i += 1
+    return rest, span
 
 
 
@@ -145,14 +167,21 @@ def compile_tstats(cmd: TstatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame
     for name in cmd.by:
         col = resolve(name, cmd.pos)
         sql = text_of(col.sql, col.type) if col is not None else "CAST(NULL AS VARCHAR)"
+        if name == "_time" and col is not None and col.is_number:
+            # _time stays a number, so results come in time order; with span=, the start of its span
+            sql = col.sql if cmd.span is None else f"(floor({col.sql} / {cmd.span!r}) * {cmd.span!r})"
         if fill is not None:
             sql = f"COALESCE({sql}, {lit(fill)})"
         else:
             where.append(f"({sql}) IS NOT NULL")
         exprs.append((name, sql))
         keys.append(sql)
+    group_by = f" GROUP BY {', '.join(keys)}" if keys else ""
     for agg in cmd.aggregates:
         col = resolve(agg.field, agg.pos) if agg.field is not None else None
+        if agg.func in ("latest", "earliest"):
+            exprs.append((agg.name, _extreme(agg, col, time_col, " AND ".join(where), group_by, rt)))
+            continue
         exprs.append((agg.name, _aggregate(agg.func, col, agg.field)))
     for name in missing:
         rt.warn(f"field {name} does not exist in the {DATAMODEL} data: conditions on it match nothing")
@@ -161,6 +190,25 @@ def compile_tstats(cmd: TstatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame
     sub = f"(SELECT {inner_cols} FROM processes WHERE {' AND '.join(where)}{group}) AS g"
     order = ", ".join(f"k{i}" for i in range(len(keys))) or "1"
     return rt.materialize(sub, [(name, f"k{i}") for i, (name, _) in enumerate(exprs)], "TRUE", order)
+
+def _extreme(agg: Aggregate, col: Optional[Col], time_col: Optional[Col], where: str, group_by: str,
+             rt: Runtime) -> str:
+    """latest(f) / earliest(f): f's value at the largest / smallest _time of the events with f. Several
+    values at that time are refused (which one Splunk reports is not documented)."""
+    if col is None or time_col is None:
+        return "CAST(NULL AS VARCHAR)"
+    if col.is_list:
+        raise Unsupported(f"tstats {agg.func}() of a multivalue field", agg.pos)
+    text, t = text_of(col.sql, col.type), time_col.sql
+    has = f"FILTER (WHERE {col.sql} IS NOT NULL AND {t} IS NOT NULL)"
+    m = "max" if agg.func == "latest" else "min"
+    ties = (f"SELECT count(*) FROM (SELECT {m}({t}) {has} AS m, list(struct_pack(t := {t}, v := {text})) {has} AS l "
+            f"FROM processes WHERE {where}{group_by}) WHERE len(list_distinct(list_transform("
+            f"list_filter(l, lambda x: x.t = m), lambda x: x.v))) > 1")
+    if rt.count(ties):
+        raise Unsupported(f"tstats {agg.func}({agg.field}): several values at the same {agg.func} time", agg.pos)
+    return f"{'arg_max' if agg.func == 'latest' else 'arg_min'}({text}, {t}) {has}"
+
 
 def _aggregate(func: str, col: Optional[Col], name: Optional[str]) -> str:
     if func == "count":
