@@ -21,6 +21,7 @@ from .spec import Case, SpecError
 # (XmlWinEventLog:<channel>); the comparison ignores case, as `search` does.
 SOURCETYPE = "xmlwineventlog"
 SOURCE_PREFIX = "xmlwineventlog:"
+PROJECT_MARKER = "contentctl.yml"
 
 
 def is_detection(doc: Any) -> bool:
@@ -35,9 +36,21 @@ def _fields(rba: Any, key: str, where: str) -> Tuple[str, ...]:
     return tuple(o["field"] for o in items)
 
 
+def project_dir(start: Path) -> Optional[Path]:
+    """The contentctl project a detection belongs to: the nearest folder at or above the detection file's
+    folder holding contentctl.yml."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_MARKER).is_file():
+            return folder
+    return None
+
+
 def _data_file(data: str, base: Path, data_dir: Optional[Path], where: str) -> Path:
-    """A URL: the file of the same name under data_dir (searched recursively; exactly one must exist).
-    A path: relative to data_dir when given, else to the detection file's folder."""
+    """A URL: the file named as the URL's last path segment, URL-decoded (`%20` is a space), under data_dir
+    (searched recursively; exactly one must exist). A relative path: from the contentctl project folder, as
+    contentctl (run in that folder) resolves it; outside a project, from data_dir when given, else from the
+    detection file's folder."""
     url = urlparse(data)
     if url.scheme in ("http", "https"):
         name = Path(unquote(url.path)).name
@@ -52,7 +65,8 @@ def _data_file(data: str, base: Path, data_dir: Optional[Path], where: str) -> P
         return found[0]
     path = Path(data)
     if not path.is_absolute():
-        path = (data_dir if data_dir is not None else base) / path
+        project = project_dir(base)
+        path = (project if project is not None else data_dir if data_dir is not None else base) / path
     if not path.exists():
         raise SpecError(f"{where}: attack data file {path} not found")
     return path
