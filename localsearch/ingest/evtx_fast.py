@@ -147,6 +147,7 @@ class PartResult:
     """What parsing one part (or a whole file) gave: counts per chunk slot and the errors met."""
 
     written: int = 0
+    unstaged: int = 0               # of `written`: counted, not staged (evtx_pool processes_only)
     read_ids: Dict[int, List[int]] = field(default_factory=dict)   # chunk index -> ids read (losses only)
     read_count: Dict[int, int] = field(default_factory=dict)       # chunk index -> records read
     errors: List[Tuple[int, str]] = field(default_factory=list)    # (chunk index or -1, message)
