@@ -35,7 +35,8 @@ SPOOL_BYTES = 64 << 20
 # flat EventID or makes an EventCode), and it nests too little for orjson's depth limit. Every other record is
 # flattened as before, so the data model, counts and skips are the same as in a full load.
 _CODES = frozenset(event_codes())
-_ATTRS = r'\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\}'          # an object of scalars (strings may hold braces)
+_SCALAR = r'(?:"[^"\\]*"|[-0-9.]+|null|true|false)'     # (strings without escapes: others take the full path)
+_ATTRS = r'\{(?:"[^"\\]*":' + _SCALAR + r'(?:,"[^"\\]*":' + _SCALAR + r')*)?\}'   # an object of scalars
 _SYSTEM_EVENTID = re.compile(r'\{"Event":\{(?:"#attributes":' + _ATTRS + r',)?"System":\{'
                              r'(?:"Provider":\{(?:"#attributes":' + _ATTRS + r')?\},)?"EventID":([0-9]+)[,}]')
 _MAX_OPENERS = 200
