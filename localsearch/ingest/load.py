@@ -7,7 +7,8 @@ How it works (one mapping path for every format):
    nested JSON layouts (Winlogbeat, ECS, Elastic Agent) and JSON files with unreadable records are read
    in Python (readers.py, flatten.py) and staged as flat NDJSON bundles in a temporary folder (removed
    when the process exits); unreadable records are reported in LoadReport.skipped with file and record
-   number, and reading goes on.
+   number, and reading goes on. A load for the data model only (raw_events=False) stages only the EVTX records
+   that may be process creations and counts the others (evtx_pool.count_only).
 3. One multi-threaded DuckDB scan per group of files collects the field names present (with counts),
    the number of events, and the process-creation records (Sysmon 1 / Security 4688).
 4. `processes` (CIM Endpoint.Processes) is built from those records by the SQL mapping in cim.py.
