@@ -20,15 +20,22 @@ EVTX = sorted((DATASETS / "mdecrevoisier").glob("*.evtx"))
 pytestmark = needs_datasets("mdecrevoisier")
 
 
-def _load(paths, pool: bool, raw_events: bool, monkeypatch):
+def _load(paths, pool: bool, raw_events: bool, monkeypatch, counting: bool = True):
+    """counting=False: every record flattened and staged, as before count_only existed."""
     monkeypatch.setattr(evtx_pool, "POOL_BYTES", 0 if pool else 1 << 62)
     monkeypatch.setattr(evtx_pool, "PART_CHUNKS", 3)
+    if not counting:        # (the pool forks: its workers see this too)
+        monkeypatch.setattr(evtx_pool, "count_only", lambda text: False)
     con = duckdb.connect()
     r = load_events(paths, con, raw_events=raw_events)
+    monkeypatch.undo()
     rows = sorted(con.execute("SELECT * FROM processes").fetchall(), key=repr)
-    files = [(f.path.name, f.format, f.events_read, f.records_skipped, f.records_stated) for f in r.files]
+    cols = [d[0] for d in con.execute("SELECT * FROM processes LIMIT 0").description]
+    files = [(f.path.name, f.format, f.events_read, f.records_skipped, f.records_stated, f.container)
+             for f in r.files]
     skipped = sorted((s.path.name, s.record_number, s.reason) for s in r.skipped)
-    return r.events, rows, files, skipped, sorted(r.warnings)
+    return (r.events, r.processes, r.columns.get("processes"), cols, rows, files, skipped, sorted(r.warnings),
+            r.failed)
 
 
 def _test_files(tmp_path: Path):
@@ -44,13 +51,18 @@ def _test_files(tmp_path: Path):
     return EVTX + [big, cut, damaged]
 
 
-def test_data_model_only_load_equals_the_full_load(tmp_path: Path, monkeypatch) -> None:
+def test_data_model_only_load_equals_staging_every_record(tmp_path: Path, monkeypatch) -> None:
     paths = _test_files(tmp_path)
-    full = _load(paths, False, True, monkeypatch)
-    assert full[1], "the shared EVTX files hold process creations"
-    assert any(s for s in full[3]), "the damaged and cut files report lost records"
+    before = _load(paths, False, False, monkeypatch, counting=False)
+    assert before[4], "the shared EVTX files hold process creations"
+    assert before[6], "the damaged and cut files report lost records"
     for pool in (False, True):
-        assert _load(paths, pool, False, monkeypatch) == full
+        assert _load(paths, pool, False, monkeypatch, counting=False) == before
+        assert _load(paths, pool, False, monkeypatch) == before
+    # and the data model of a full load (the raw events view too) is the same
+    full = _load(paths, False, True, monkeypatch)
+    assert (full[0], full[1], full[3], full[4], full[5], full[6]) == \
+        (before[0], before[1], before[3], before[4], before[5], before[6])
 
 
 def test_count_only_records_flatten_and_are_no_process_creations() -> None:
