@@ -147,6 +147,7 @@ class PartResult:
     """What parsing one part (or a whole file) gave: counts per chunk slot and the errors met."""
 
     written: int = 0
+    unstaged: int = 0               # of `written`: counted, not staged (evtx_pool processes_only)
     read_ids: Dict[int, List[int]] = field(default_factory=dict)   # chunk index -> ids read (losses only)
     read_count: Dict[int, int] = field(default_factory=dict)       # chunk index -> records read
     errors: List[Tuple[int, str]] = field(default_factory=list)    # (chunk index or -1, message)
@@ -161,40 +162,47 @@ def parse(source: "str | IO[bytes]", chunks: List[Chunk], emit: Callable[[Dict],
 
     res = PartResult()
     ranges = [(c.first_id, c.last_id, c.index) for c in chunks if c.readable]
-    cur = 0
     last_chunk = -1
     try:
         parser = PyEvtxParser(source, threads)
     except (OSError, RuntimeError) as exc:
         raise ValueError(f"not a readable EVTX file: {exc}") from exc
     it: Iterator = iter(parser.records_json())
+    # the hot loop (about as long as the parse itself when written plainly): the current chunk's id range and
+    # id list held in locals; a chunk's count is the length of its id list
+    ids: Dict[int, List[int]] = res.read_ids
+    lo, hi, cur_ids = 1, 0, ids.setdefault(-1, [])
+    written = 0
+    in_emit = False
     while True:
         try:
-            rec = next(it)
-        except StopIteration:
+            for rec in it:
+                if rec is None:       # (the iterator is typed Optional; the parser yields records)
+                    continue
+                rid = rec.get("event_record_id") or 0
+                if not lo <= rid <= hi:
+                    lo, hi, cur_ids = 1, 0, ids[-1]
+                    last_chunk = -1
+                    for lo_k, hi_k, ci in ranges:
+                        if lo_k <= rid <= hi_k:
+                            lo, hi, last_chunk = lo_k, hi_k, ci
+                            cur_ids = ids.setdefault(ci, [])
+                            break
+                cur_ids.append(rid)
+                in_emit = True
+                if emit(rec):
+                    written += 1
+                in_emit = False
             break
         except (RuntimeError, OSError, ValueError) as exc:
+            if in_emit:               # the caller's failure (a write), not the parser's: not a lost record
+                raise
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             res.errors.append((last_chunk, msg))
-            continue
-        if rec is None:           # (the iterator is typed Optional; the parser yields records)
-            continue
-        rid = rec.get("event_record_id") or 0
-        idx = -1
-        if ranges:
-            lo, hi, ci = ranges[cur]
-            if lo <= rid <= hi:
-                idx = ci
-            else:
-                for k, (lo, hi, ci) in enumerate(ranges):
-                    if lo <= rid <= hi:
-                        cur, idx = k, ci
-                        break
-        last_chunk = idx
-        res.read_count[idx] = res.read_count.get(idx, 0) + 1
-        res.read_ids.setdefault(idx, []).append(rid)
-        if emit(rec):
-            res.written += 1
+    res.written = written
+    for idx in [k for k, v in ids.items() if not v]:
+        del ids[idx]
+    res.read_count = {k: len(v) for k, v in ids.items()}
     # keep the id lists only where a chunk lost records (the caller names the missing ones)
     stated = {c.index: c.stated for c in chunks}
     for idx in list(res.read_ids):

@@ -10,6 +10,7 @@ process from their stream (a tar member is first copied to a temporary file: the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -20,10 +21,32 @@ import orjson
 
 from . import evtx_fast as ef
 from .flatten import evtx_json_to_flat
+from .sources import event_codes
 
 POOL_BYTES = 16 << 20
 PART_CHUNKS = 64                 # 4 MiB of chunks per task
 SPOOL_BYTES = 64 << 20
+
+# processes_only (a load for the data model only, load_events(raw_events=False)): a record is only counted, not
+# flattened nor staged, when its flat form surely exists and cannot match load.PROC_RE (an EventID or EventCode
+# field equal to a process-creation code): the record's text starts {"Event":{ [attributes,] "System":{
+# [Provider,] "EventID":<integer> (so flattening succeeds: it needs Event/System and an EventID), that integer
+# is no process-creation code, the text spells "EventID" once and "EventCode" never (no other field joins the
+# flat EventID or makes an EventCode), and it nests too little for orjson's depth limit. Every other record is
+# flattened as before, so the data model, counts and skips are the same as in a full load.
+_CODES = frozenset(event_codes())
+_SCALAR = r'(?:"[^"\\]*"|[-0-9.]+|null|true|false)'     # (strings without escapes: others take the full path)
+_ATTRS = r'\{(?:"[^"\\]*":' + _SCALAR + r'(?:,"[^"\\]*":' + _SCALAR + r')*)?\}'   # an object of scalars
+_SYSTEM_EVENTID = re.compile(r'\{"Event":\{(?:"#attributes":' + _ATTRS + r',)?"System":\{'
+                             r'(?:"Provider":\{(?:"#attributes":' + _ATTRS + r')?\},)?"EventID":([0-9]+)[,}]')
+_MAX_OPENERS = 200
+
+
+def count_only(text: str) -> bool:
+    """True: the record (the `evtx` package's JSON text) is surely read and no process creation."""
+    m = _SYSTEM_EVENTID.match(text)
+    return (m is not None and m.group(1) not in _CODES and text.count('"EventID"') == 1
+            and '"EventCode"' not in text and text.count("{") + text.count("[") < _MAX_OPENERS)
 
 
 @dataclass
@@ -31,11 +54,18 @@ class EvtxOutcome:
     events: int
     stated: int
     skipped: List[Tuple[int, str]]
+    unstaged: int = 0            # events counted in `events` but not written (processes_only)
 
 
-def _emitter(out: IO[str], bad: List[Tuple[int, str]]) -> Callable[[Dict], bool]:
-    """Flatten one record and write it (orjson: about twice as fast as json here, the same JSON values)."""
+def _emitter(out: IO[str], bad: List[Tuple[int, str]], unstaged: List[int],
+             processes_only: bool = False) -> Callable[[Dict], bool]:
+    """Flatten one record and write it (orjson: about twice as fast as json here, the same JSON values).
+    processes_only: records that cannot be process creations are counted in unstaged[0], not written."""
     def emit(rec: Dict) -> bool:
+        if processes_only:
+            if count_only(rec["data"]):
+                unstaged[0] += 1
+                return True
         try:
             flat = evtx_json_to_flat(orjson.loads(rec["data"]))
         except (ValueError, RecursionError) as exc:
@@ -49,10 +79,10 @@ def _emitter(out: IO[str], bad: List[Tuple[int, str]]) -> Callable[[Dict], bool]
 
 
 def _outcome(census: ef.Census, res: ef.PartResult) -> EvtxOutcome:
-    return EvtxOutcome(res.written, census.stated, ef.losses(census, res, census.size))
+    return EvtxOutcome(res.written, census.stated, ef.losses(census, res, census.size), res.unstaged)
 
 
-def stage_stream(fh: IO[bytes], out: IO[str]) -> EvtxOutcome:
+def stage_stream(fh: IO[bytes], out: IO[str], processes_only: bool = False) -> EvtxOutcome:
     """One EVTX stream (a gzip file or an archive member), parsed here."""
     spool: Optional[IO[bytes]] = None
     try:
@@ -70,42 +100,48 @@ def stage_stream(fh: IO[bytes], out: IO[str]) -> EvtxOutcome:
         census = ef.read_census(fh, size)
         fh.seek(0)
         bad: List[Tuple[int, str]] = []
-        res = ef.parse(fh, census.chunks, _emitter(out, bad))
+        unstaged = [0]
+        res = ef.parse(fh, census.chunks, _emitter(out, bad, unstaged, processes_only))
         res.bad_records = bad
+        res.unstaged = unstaged[0]
         return _outcome(census, res)
     finally:
         if spool is not None:
             spool.close()
 
 
-def stage_path(path: Path, out: IO[str]) -> EvtxOutcome:
+def stage_path(path: Path, out: IO[str], processes_only: bool = False) -> EvtxOutcome:
     """One plain EVTX file, parsed here (the parser reads the file itself: faster than through a stream)."""
     with open(path, "rb") as fh:
         census = ef.read_census(fh, os.fstat(fh.fileno()).st_size)
     bad: List[Tuple[int, str]] = []
-    res = ef.parse(str(path), census.chunks, _emitter(out, bad))
+    unstaged = [0]
+    res = ef.parse(str(path), census.chunks, _emitter(out, bad, unstaged, processes_only))
     res.bad_records = bad
+    res.unstaged = unstaged[0]
     return _outcome(census, res)
 
 
 # --- the pool ---------------------------------------------------------------------------------------------
 
-def _task(args: Tuple[str, int, int, bool, str]) -> Tuple[str, ef.PartResult]:
+def _task(args: Tuple[str, int, int, bool, str, bool]) -> Tuple[str, ef.PartResult]:
     """Worker: parse chunks [lo, hi) of a file (or the whole file), append its events to this worker's file."""
-    path, lo, hi, whole, out_dir = args
+    path, lo, hi, whole, out_dir, processes_only = args
     out_path = os.path.join(out_dir, f"staged-evtx-{os.getpid()}.ndjson")
     with open(path, "rb") as fh:
         census = ef.read_census(fh, os.fstat(fh.fileno()).st_size)
     chunks = [c for c in census.chunks if whole or lo <= c.index < hi]
     bad: List[Tuple[int, str]] = []
+    unstaged = [0]
     with open(out_path, "a", encoding="utf-8") as out:
         source = path if whole else ef.ChunkView(Path(path), lo, hi)
         try:
-            res = ef.parse(source, chunks, _emitter(out, bad))   # type: ignore[arg-type]
+            res = ef.parse(source, chunks, _emitter(out, bad, unstaged, processes_only))  # type: ignore[arg-type]
         finally:
             if not isinstance(source, str):
                 source.close()
     res.bad_records = bad
+    res.unstaged = unstaged[0]
     return out_path, res
 
 
@@ -113,6 +149,7 @@ def _merge(parts: List[ef.PartResult]) -> ef.PartResult:
     total = ef.PartResult()
     for p in parts:
         total.written += p.written
+        total.unstaged += p.unstaged
         for k, v in p.read_count.items():
             total.read_count[k] = total.read_count.get(k, 0) + v
         for k, ids in p.read_ids.items():
@@ -123,18 +160,19 @@ def _merge(parts: List[ef.PartResult]) -> ef.PartResult:
 
 
 def stage_files(paths: List[Path], out_dir: Path, workers: Optional[int] = None,
-                done: Optional[Callable[[int], None]] = None) -> Tuple[List[Path], List[EvtxOutcome]]:
+                done: Optional[Callable[[int], None]] = None,
+                processes_only: bool = False) -> Tuple[List[Path], List[EvtxOutcome]]:
     """Parse plain EVTX files with a process pool; (the NDJSON files written, one outcome per path).
     Raises ValueError naming the file for one that is not a readable EVTX file."""
     censuses = []
     for p in paths:
         with open(p, "rb") as fh:
             censuses.append(ef.read_census(fh, os.fstat(fh.fileno()).st_size))
-    tasks: List[Tuple[int, Tuple[str, int, int, bool, str]]] = []
+    tasks: List[Tuple[int, Tuple[str, int, int, bool, str, bool]]] = []
     for i, (p, c) in enumerate(zip(paths, censuses)):
         ranges = ef.parts(c, PART_CHUNKS)
         for lo, hi in ranges:
-            tasks.append((i, (str(p), lo, hi, len(ranges) == 1, str(out_dir))))
+            tasks.append((i, (str(p), lo, hi, len(ranges) == 1, str(out_dir), processes_only)))
     by_file: Dict[int, List[ef.PartResult]] = {i: [] for i in range(len(paths))}
     outs: Dict[str, None] = {}
     import multiprocessing

@@ -7,7 +7,8 @@ How it works (one mapping path for every format):
    nested JSON layouts (Winlogbeat, ECS, Elastic Agent) and JSON files with unreadable records are read
    in Python (readers.py, flatten.py) and staged as flat NDJSON bundles in a temporary folder (removed
    when the process exits); unreadable records are reported in LoadReport.skipped with file and record
-   number, and reading goes on.
+   number, and reading goes on. A load for the data model only (raw_events=False) stages only the EVTX records
+   that may be process creations and counts the others (evtx_pool.count_only).
 3. One multi-threaded DuckDB scan per group of files collects the field names present (with counts),
    the number of events, and the process-creation records (Sysmon 1 / Security 4688).
 4. `processes` (CIM Endpoint.Processes) is built from those records by the SQL mapping in cim.py.
@@ -334,8 +335,11 @@ class _Stager:
     """Writes the events of Python-read inputs into a few flat NDJSON bundles in the staging folder
     (few files keep DuckDB's per-file cost low when a folder holds hundreds of EVTX files)."""
 
-    def __init__(self, root: Path, report: LoadReport, tick: Callable[[int], None]) -> None:
+    def __init__(self, root: Path, report: LoadReport, tick: Callable[[int], None],
+                 processes_only: bool = False) -> None:
         self.root = root
+        self.processes_only = processes_only     # EVTX: stage only what may be process creations
+        self.unstaged = 0                         # EVTX events counted, not staged (evtx_pool)
         self.report = report
         self.tick = tick
         self.bundles: List[_Unit] = []
@@ -363,10 +367,10 @@ class _Stager:
         out = self._bundle(src.size)
         if fmt == EVTX:
             if src.plain:
-                got = evtx_pool.stage_path(src.path, out)
+                got = evtx_pool.stage_path(src.path, out, self.processes_only)
             else:
                 with src.open(self.archives) as fh:
-                    got = evtx_pool.stage_stream(fh, out)
+                    got = evtx_pool.stage_stream(fh, out, self.processes_only)
             self.evtx_done(freport, got)
             return
         if fmt == JSONL:
@@ -385,6 +389,7 @@ class _Stager:
         skip = self.skipper(freport)
         freport.events_read = got.events
         freport.records_stated = got.stated
+        self.unstaged += got.unstaged
         for rec, reason in got.skipped:
             skip(rec, reason)
 
@@ -530,7 +535,7 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
     row = con.execute("SELECT current_setting('temp_directory')").fetchone()
     if row is None or row[0] in ("", ".tmp"):
         con.execute(f"SET temp_directory = {sql_literal(str(staging / 'spill'))}")
-    stager = _Stager(staging, report, emit)
+    stager = _Stager(staging, report, emit, processes_only=not raw_events)
 
     units: List[_Unit] = []          # JSON lines files read by DuckDB where they are
     sources: Dict[int, Input] = {}   # id(FileReport) -> its input, for a re-read in Python
@@ -580,6 +585,8 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
     for u in stager.bundles:
         if u.needs_python:        # staged files are written by readers.py: this is a bug, not bad input
             raise LoadError(u.sql_path, f"staged events unreadable: {u.needs_python}")
+    if stager.unstaged:          # EVTX events only counted (a data-model-only load): in the total all the same
+        stager.bundles[0].events += stager.unstaged
     units = kept + stager.bundles
     if line_filter is None:
         con.execute(f"DROP TABLE {CAND_TABLE}")
@@ -673,7 +680,8 @@ def _stage_evtx(stager: "_Stager", pooled: List[Tuple[Input, FileReport]], stagi
         return size
     from concurrent.futures.process import BrokenProcessPool
     try:
-        outs, outcomes = evtx_pool.stage_files([src.path for src, _ in pooled], staging)
+        outs, outcomes = evtx_pool.stage_files([src.path for src, _ in pooled], staging,
+                                               processes_only=stager.processes_only)
     except (ValueError, OSError, BrokenProcessPool):
         # one file is not readable EVTX (or the pool could not run): read them here, one by one, to name it
         for p in staging.glob("staged-evtx-*.ndjson"):
