@@ -73,6 +73,29 @@ def test_every_item_names_its_source_and_licence() -> None:
             assert re.fullmatch(r"[0-9a-f]{40}", entry["commit"]) and entry["path"] and entry["license"]
 
 
+def test_each_lookup_file_has_one_header_with_every_field_its_macros_name() -> None:
+    """A CSV lookup has one header row, whether read through its transforms.conf stanza or by file name
+    (`inputlookup <file>.csv`), and Splunk's lookup/inputlookup need every field they name to be a column
+    (Search Reference: lookup, "lookup field"; inputlookup). ThreatHunting reads the same CSV both ways."""
+    entries = json.loads((harness.CORPUS / "lookups.json").read_text(encoding="utf-8"))
+    file_of = {e["name"]: e["settings"].get("filename") or e["settings"].get("file") for e in entries}
+    headers: Dict[str, set] = {}
+    for e in entries:
+        if e.get("header") and file_of[e["name"]]:
+            header = set(e["header"].split(","))
+            assert headers.setdefault(file_of[e["name"]], header) == header, f"{e['name']}: two headers"
+    for item in harness.load_items(kinds=["tuning"]):
+        if item.source_repo != "olafhartong/ThreatHunting":
+            continue
+        m = re.match(r"lookup\s+(\S+)\s+(.*?)\s+output\s+(\S+)", item.spl, re.IGNORECASE)
+        n = re.search(r"inputlookup\s+(\S+\.csv)\s*\|\s*fields\s+([^\]]+)\]", item.spl)
+        named = (m.group(1), m.group(2).split() + [m.group(3)]) if m else (n.group(1), n.group(2).split()) if n \
+            else None
+        if named and named[0] in file_of:
+            missing = set(named[1]) - headers[file_of[named[0]]]
+            assert not missing, f"{item.id}: {named[0]} lacks {missing}"
+
+
 def test_held_out_share_is_about_thirty_percent() -> None:
     items = harness.load_items()
     share = sum(i.part == "heldout" for i in items) / len(items)

@@ -4,7 +4,8 @@ Every published version of the app's default/macros.conf: the `*_whitelist` macr
 app has used (`lookup ... output reason | where isnull(reason)`, `... | search reason=NONE`, and
 `search NOT [| inputlookup <file>.csv | fields ...]`). Their lookups: the transforms.conf settings of the
 newest version that defines each, and a CSV header made of the fields the macros name (the app does not
-publish the CSV files; the runs use them empty).
+publish the CSV files; the runs use them empty). A file read both through its stanza and by name gets one
+header: the fields of both kinds of macro.
 """
 from __future__ import annotations
 
@@ -67,11 +68,18 @@ def lookups(gitdir: Path, git, cat_files, parse, fields: Dict[str, Set[str]]) ->
         for name, st in parse(text).items():
             if name in fields and name not in settings:
                 settings[name] = (spec.split(":", 1)[0], st)
+    # one CSV file serves both its transforms.conf stanza (`lookup <stanza> ... output reason`) and
+    # `inputlookup <file>.csv`: its header is every field that any macro reading that file names
+    def file_of(name: str) -> str:
+        return settings[name][1].get("filename", name) if name in settings else name
+    by_file: Dict[str, Set[str]] = {}
+    for name, names in fields.items():
+        by_file.setdefault(file_of(name), set()).update(names)
     out = []
     for name in sorted(fields):
         entry = {"kind": "lookup", "name": name, "source_repo": REPO, "license": LICENSE,
-                 "header": ",".join(sorted(fields[name])),
-                 "header_from": "the fields the allowlist macros name (the CSV is not published)"}
+                 "header": ",".join(sorted(by_file[file_of(name)])),
+                 "header_from": "the fields the allowlist macros reading this CSV name (the CSV is not published)"}
         if name in settings:
             commit, st = settings[name]
             keep = ("filename", "match_type", "min_matches", "default_match", "case_sensitive_match",

@@ -112,10 +112,11 @@ class Workspace:
         self.macro_names = {m["name"] for m in self.macros} | self.app_macro_names
         self.lookup_names = set(AppConfs(self.app, self.local).conf("transforms").stanza_names())
         transforms = []
+        self._headers: Dict[str, str] = {}
         for lk in json.loads((CORPUS / "lookups.json").read_text(encoding="utf-8")):
             settings = dict(lk["settings"])
             if "file" in settings:       # a CSV read by name (`inputlookup x.csv`), no transforms stanza
-                (self.app / "lookups" / settings["file"]).write_text(lk["header"] + "\n", encoding="utf-8")
+                self._write_csv(settings["file"], lk["header"])
                 self.lookup_names.add(lk["name"])
                 continue
             transforms.append(f"# {lk['source_repo']} {lk['commit']} {lk['path']} ({lk['license']})")
@@ -124,10 +125,19 @@ class Workspace:
                 settings["external_type"] = "kvstore"
             transforms += [f"{k} = {v}" for k, v in settings.items()]
             if lk.get("header") and "filename" in settings:
-                (self.app / "lookups" / settings["filename"]).write_text(lk["header"] + "\n", encoding="utf-8")
+                self._write_csv(settings["filename"], lk["header"])
             transforms.append("")
             self.lookup_names.add(lk["name"])
         (self.local / "transforms.conf").write_text("\n".join(transforms), encoding="utf-8")
+
+    def _write_csv(self, filename: str, header: str) -> None:
+        """One header row per CSV file: a stanza and `inputlookup <file>` reading the same file must agree."""
+        path = self.app / "lookups" / filename
+        if filename in self._headers and self._headers[filename] != header:
+            raise AssertionError(f"lookups.json gives {filename} two header rows: {self._headers[filename]!r}, "
+                                 f"{header!r}")
+        self._headers[filename] = header
+        path.write_text(header + "\n", encoding="utf-8")
 
     def write_macros(self, item: Item) -> None:
         lines = []
