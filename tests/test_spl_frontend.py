@@ -204,3 +204,16 @@ def test_the_cli_parses_once_and_the_engine_runs_that_pipeline(monkeypatch: pyte
     eng = engine()
     monkeypatch.setattr(eng, "parse", lambda search: pytest.fail("parsed again"))
     assert eng.run(p).rows == [["2"]]
+
+
+@pytest.mark.parametrize("search", [
+    'search p="* Nul*"p="*&gt;*"',
+    '| tstats count from datamodel=Endpoint.Processes where (Processes.parent_process="* Nul*"'
+    'Processes.parent_process="*&gt;*") by Processes.dest',
+])
+def test_a_quoted_value_joined_to_the_next_term_is_refused(search: str) -> None:
+    """ESCU's ping_sleep_batch_command writes `f="* Nul*"f="*&gt;*"`. The Search Reference ("Quotes and
+    escaping characters" under search) says quotes delimit a phrase or value but not how a quoted value
+    directly followed by more text is split (one value, or two terms): refused, not a syntax error."""
+    with pytest.raises(Unsupported, match=re.escape('a quoted value directly followed by more text ("* Nul*"')):
+        parse_pipeline(search, Sources(conf("macros", "")))

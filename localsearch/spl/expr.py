@@ -70,6 +70,11 @@ def _s_not(cur: Cursor) -> SearchNode:
     return _s_primary(cur)
 
 
+def _quote_then_text(raw: str) -> bool:
+    """Whether a word as typed holds a quoted part with unquoted text after it (`"* Nul*"Processes.x`)."""
+    return bool(re.search(r'"[^"]*"[^"\s]', raw))
+
+
 def _s_primary(cur: Cursor) -> SearchNode:
     tok = cur.next()
     if tok.kind == LPAREN:
@@ -82,6 +87,11 @@ def _s_primary(cur: Cursor) -> SearchNode:
     if tok.kind == RPAREN:
         raise SplError("unexpected ')' in search expression", tok.pos)
     if tok.kind in (OP, COMMA):
+        prev = cur.tokens[cur.i - 2] if cur.i >= 2 else None
+        if tok.kind == OP and prev is not None and prev.kind == WORD and _quote_then_text(prev.raw):
+            # `f="a"g="b"`: the Search Reference does not say how a quoted value directly followed by more
+            # text is split (one value `ag`, or two terms); refused rather than guessed
+            raise Unsupported(f"a quoted value directly followed by more text ({prev.raw}{tok.value})", prev.pos)
         raise SplError(f"unexpected {tok.value!r} in search expression", tok.pos)
     if tok.is_word("AND", "OR"):
         raise SplError(f"{tok.value} without a term before it", tok.pos)
