@@ -249,7 +249,9 @@ def test_eval_errors_name_the_problem(spl: str, message: str) -> None:
     ('* | eval x=tostring(n / 4, "duration")', 'tostring(X, "duration") of a number with a fraction'),
     ('* | eval x=tostring(n / 4, "hex")', 'tostring(X, "hex") of a number with a fraction'),
     ('* | eval x=tostring(-n, "hex")', 'tostring(X, "hex") of a negative number'),
-    ('* | where match(user, ip)', "not a string literal"),
+    # a regex computed per result runs only when PCRE and RE2 read its value the same (literal text, ., (?i))
+    ('* | where match(process, s . "\\\\d")', "match() with a regular expression computed from fields"),
+    ('* | where match(process, "(" . s)', "match() with a regular expression computed from fields"),
     ("* | eval x=sha256(user)", "eval function sha256()"),
     ('* | where cidrmatch("10.1.2.3", ip)', "not a CIDR subnet"),
     # a field against a quoted number with < > <= >=: as text or as numbers is not documented
@@ -291,6 +293,11 @@ def test_eval_refusals(spl: str, what: str) -> None:
      r'match(process, "__\\d{1,10}\\.\\d{1,10}")', ["1"]),
     (r'match(process, "(?i)\\__1700")', ["1"]),                          # PCRE \_ is a literal _
     ('mvcount(mv) > 1', ["1", "4"]),
+    # COND: match(<str>, <regex>) takes any string expression as the regex (Search Reference: Conditional
+    # functions, match; ESCU's windows_lolbas_executed_as_renamed_file: `match(process_name, "(?i)".x)`)
+    ('match(process_name, "(?i)" . lower(process_name))', ["1", "2", "3", "4"]),
+    ('match(process, process_name)', ["1", "2", "3"]),                  # case-sensitive, `.` any character
+    ('NOT match(process, "(?i)" . user)', ["1", "3", "4"]),             # no user: null, so NOT is not TRUE
 ])
 def test_where(expr: str, expected: List[str]) -> None:
     assert ids(f"* | where {expr}") == expected

@@ -107,10 +107,26 @@ def _like(ctx: EvalContext, call: ECall) -> Compiled:
 def _match(ctx: EvalContext, call: ECall) -> Compiled:
     # match(SUBJECT, "REGEX"): TRUE when the regex matches any part of the subject (PCRE; RE2 where identical)
     if not isinstance(call.args[1], EStr):
-        raise Unsupported("match() with a regular expression that is not a string literal", call.pos)
+        return _match_computed(ctx, call), "bool"
     rx = to_re2(call.args[1].value, call.pos, "match()")
     subject = guarded_subject(ctx.text(call.args[0], call.pos), rx, "match()")
     return f"regexp_matches({subject}, {lit(rx.pattern)})", "bool"
+
+
+# A regex computed per result (`match(process_name, "(?i)".original_file_name)`) is run only when its value is
+# read the same by PCRE and RE2: an optional leading (?i), then ASCII letters, digits and punctuation that is
+# literal in both, and `.` (any character but a newline in both). Any other value is refused when met.
+_PLAIN_REGEX = r"^(\(\?i\))?[A-Za-z0-9 _.,:;@#%&~=/!'\"<>-]*$"
+
+
+def _match_computed(ctx: EvalContext, call: ECall) -> str:
+    pattern = ctx.text(call.args[1], call.pos)
+    subject = ctx.text(call.args[0], call.pos)
+    refuse = ("error('unsupported in local runs: match() with a regular expression computed from fields that "
+              "holds more than literal text, . and a leading (?i) (a pattern of ' || "
+              f"CAST(length({pattern}) AS VARCHAR) || ' characters)')")
+    return (f"(CASE WHEN {pattern} IS NULL THEN NULL WHEN regexp_matches({pattern}, {lit(_PLAIN_REGEX)}) "
+            f"THEN regexp_matches({subject}, {pattern}) ELSE {refuse} END)")
 
 
 _IPV4 = r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})"
