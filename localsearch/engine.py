@@ -153,7 +153,10 @@ class SearchEngine:
         self.warnings.append(message)
 
     def execute(self, sql: str) -> None:
-        self.con.execute(sql)
+        try:
+            self.con.execute(sql)
+        except duckdb.Error as exc:     # as in materialize: an error of the search (or a refusal met in a row)
+            raise SplError(f"the search cannot run locally: {str(exc).splitlines()[0]}") from None
 
     def create_table(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         self.con.execute(f"CREATE TEMP TABLE {table} ({', '.join(columns)})")

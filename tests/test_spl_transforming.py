@@ -235,3 +235,27 @@ def test_tstats_latest_with_several_values_at_that_time_is_refused() -> None:
         eng.run("| tstats latest(Processes.process_name) from datamodel=Endpoint.Processes")
     res = eng.run("| tstats earliest(Processes.process_name) from datamodel=Endpoint.Processes")
     assert res.rows == [["c.exe"]]
+
+
+def test_stats_spread_functions_are_sample_and_population_figures() -> None:
+    """Search Reference, "Statistical and charting functions": stdev/var are the sample standard deviation and
+    variance, stdevp/varp the population ones, over the values that are numbers (ESCU's
+    unusually_long_command_line: `eventstats stdev(processlen) as stdev ... by dest`)."""
+    import statistics
+    values = [5, 10, 2]                       # n of the events; id 4 has none
+    [out] = rows("* | stats stdev(n) var(n) stdevp(n) varp(n)")
+    got = {k: float(v) for k, v in out.items()}
+    assert got["stdev(n)"] == pytest.approx(statistics.stdev(values), rel=1e-12)
+    assert got["var(n)"] == pytest.approx(statistics.variance(values), rel=1e-12)
+    assert got["stdevp(n)"] == pytest.approx(statistics.pstdev(values), rel=1e-12)
+    assert got["varp(n)"] == pytest.approx(statistics.pvariance(values), rel=1e-12)
+    by_user = {r["user"]: r.get("s") for r in rows("* | eventstats stdevp(n) AS s by user | table user s")
+               if r.get("user")}
+    assert by_user == {"alice": "0", "bob": "0", "carol": None}
+
+
+def test_sample_spread_of_a_single_value_is_refused() -> None:
+    # the sample figure of one value (n - 1 = 0) is not documented
+    for search in ("* | stats stdev(n) by user", "* | eventstats var(n) by user"):
+        with pytest.raises(Unsupported, match="of a single value"):
+            rows(search)

@@ -9,8 +9,9 @@
 
 Outcomes: `ran` (with the result count), `refused` (`unsupported in local runs: <what>`), `error` (any other
 clean search error: for published SPL a wrong error, i.e. a bug), `crash` (any other exception) and
-`unavailable` (the item calls a macro or lookup that its source does not publish with it, so the corpus
-cannot define it: reported, and left out of the rates).
+`unavailable` (the item calls a macro or lookup that its source does not publish with it, or names a lookup
+field that the lookup's header, taken from another commit than the item's, lacks: the corpus cannot define
+it; reported, and left out of the rates).
 """
 from __future__ import annotations
 
@@ -113,8 +114,11 @@ class Workspace:
         self.lookup_names = set(AppConfs(self.app, self.local).conf("transforms").stanza_names())
         transforms = []
         self._headers: Dict[str, str] = {}
+        self.lookup_commits: Dict[str, str] = {}
         for lk in json.loads((CORPUS / "lookups.json").read_text(encoding="utf-8")):
             settings = dict(lk["settings"])
+            if "header_from" not in lk:      # the header row of a CSV published at that commit
+                self.lookup_commits[lk["name"]] = lk["commit"]
             if "file" in settings:       # a CSV read by name (`inputlookup x.csv`), no transforms stanza
                 self._write_csv(settings["file"], lk["header"])
                 self.lookup_names.add(lk["name"])
@@ -179,7 +183,13 @@ def _temp_tables(con: duckdb.DuckDBPyConnection) -> set:
     return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
 
 
-def _missing_dependency(ws: "Workspace", message: str) -> bool:
+def _missing_dependency(ws: "Workspace", item: Item, message: str) -> bool:
+    # a field that the newest published CSV lacks, used by an item of an earlier version: the corpus holds
+    # each lookup's header at one commit only, so the table this item was written against is not defined
+    col = re.match(r"lookup (\S+): field '[^']+' is not a column of ", message)
+    if col:
+        commit = ws.lookup_commits.get(col.group(1))
+        return commit is not None and commit != item.commit
     m = re.match(r"(?:lookup (\S+) is not defined in transforms\.conf|macro `([^`(]+)(?:\([^`]*\))?` is not defined)",
                  message)
     if not m:
@@ -198,7 +208,7 @@ def run_item(ws: Workspace, events: Events, item: Item) -> Outcome:
     except Unsupported as exc:
         return Outcome(item, events.name, "refused", message=exc.message)
     except SplError as exc:       # CommandError included: a clean error, but not a refusal
-        status = "unavailable" if _missing_dependency(ws, exc.message) else "error"
+        status = "unavailable" if _missing_dependency(ws, item, exc.message) else "error"
         return Outcome(item, events.name, status, message=str(exc))
     except Exception as exc:      # noqa: BLE001 - a crash is what the corpus is there to find
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()

@@ -5,7 +5,8 @@ those values (as text, ascending, like tstats here); a result whose by field has
 BY one result, also over no input (count 0). Functions: `count` (results), `count(f)`/`c(f)` (values of f),
 `dc(f)`/`distinct_count(f)` (distinct values), `values(f)` (distinct values, sorted as text), `list(f)` (values
 in result order, at most 100), `min`/`max` (numeric when every value is a number, else as text), `sum`, `avg`/
-`mean` (over the values that are numbers), `earliest`/`latest` (the value at the smallest / largest `_time`),
+`mean`, `stdev`/`var` (sample: n - 1), `stdevp`/`varp` (population: n) (over the values that are numbers;
+the sample figures of a single value are refused when met), `earliest`/`latest` (the value at the smallest / largest `_time`),
 `first`/`last` (of the first / last result with a value, in result order). The output field is named as typed
 (`dc(user)`) unless `AS` renames it. A multivalue f counts each value (count, dc, values, list).
 `eventstats` adds the same aggregates to every result (in place, order kept); results whose by field has no
@@ -13,10 +14,12 @@ value get none. Refused: wildcards, `eval(...)` arguments, other functions and o
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from ..errors import SplError, Unsupported
+from ..eval_sql import UNSUPPORTED
 from ..lexer import COMMA, LPAREN, RPAREN, WORD, Token
 from ..sql import Col, text_of
 from .base import Command, CommandSpec, Frame, Runtime, field_list, name_of, register
@@ -24,7 +27,10 @@ from .lookup import qualified
 
 FUNCS = {"count": "count", "c": "count", "dc": "dc", "distinct_count": "dc", "values": "values", "list": "list",
          "min": "min", "max": "max", "sum": "sum", "avg": "avg", "mean": "avg", "earliest": "earliest",
-         "latest": "latest", "first": "first", "last": "last"}
+         "latest": "latest", "first": "first", "last": "last", "stdev": "stdev", "stdevp": "stdevp", "var": "var",
+         "varp": "varp"}
+# sample (n - 1) and population (n) standard deviation and variance over the values that are numbers
+SPREAD = {"stdev": "stddev_samp", "stdevp": "stddev_pop", "var": "var_samp", "varp": "var_pop"}
 LIST_MAX = 100          # limits.conf [stats] list_maxsize
 
 
@@ -140,6 +146,12 @@ def aggregate_sql(agg: StatsAgg, col: Optional[Col], time_col: Optional[Col], wh
         return f"(list({text} ORDER BY __ord) {has})[1:{LIST_MAX}]"
     if f in ("sum", "avg"):
         return f"{f}(CAST({num} AS DOUBLE))"
+    if f in SPREAD:
+        value = f"{SPREAD[f]}(CAST({num} AS DOUBLE))"
+        if f in ("stdev", "var"):   # the sample figure of one value is not documented
+            refuse = f"error('unsupported in local runs: {what} {f}() of a single value')"
+            value = f"(CASE WHEN count({num}) = 1 THEN {refuse} ELSE {value} END)"
+        return value
     if f in ("min", "max"):
         if col.is_number:
             return f"{f}({col.sql})"
@@ -176,7 +188,31 @@ def _group(cmd: StatsCmd, frame: Frame, what: str) -> Tuple[List[Tuple[str, str]
     return exprs, keys, " AND ".join(where) or "TRUE"
 
 
+@contextmanager
+def _refusals_of_rows(pos: int) -> Iterator[None]:
+    """A refusal raised by a group (DuckDB error() carrying it) reported as the clean refusal it is."""
+    try:
+        yield
+    except Unsupported:
+        raise
+    except SplError as exc:
+        text = str(exc.message)
+        if UNSUPPORTED not in text:
+            raise
+        raise Unsupported(text[text.index(UNSUPPORTED) + len(UNSUPPORTED):].rstrip("'\""), pos) from None
+
+
 def compile_stats(cmd: StatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
+    with _refusals_of_rows(cmd.pos):
+        return _compile_stats(cmd, frame, rt)
+
+
+def compile_eventstats(cmd: StatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
+    with _refusals_of_rows(cmd.pos):
+        return _compile_eventstats(cmd, frame, rt)
+
+
+def _compile_stats(cmd: StatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
     assert frame is not None
     exprs, keys, where = _group(cmd, frame, "stats")
     inner = ", ".join(f"{sql} AS k{i}" for i, (_, sql) in enumerate(exprs))
@@ -194,7 +230,7 @@ def _unique(names: List[str]) -> set:
     return set(last.values())
 
 
-def compile_eventstats(cmd: StatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
+def _compile_eventstats(cmd: StatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
     assert frame is not None
     exprs, keys, where = _group(cmd, frame, "eventstats")
     nk = len(keys)
