@@ -7,10 +7,10 @@ definitions, over the samples. Each outcome is ran / refused (`unsupported in lo
 error / crash / unavailable (see tests/corpus/harness.py). `.venv/bin/python tests/corpus/tally.py` prints the
 full table.
 
-What is asserted today: provenance of every item, no crash, every error a clean one-line message, and the
-result counts of a few items checked against Splunk's documented semantics. The issue's thresholds on the
-held-out set (95% of tuning filters, 90% of searches run; nothing but clean refusals) are measured by
-test_held_out_rates and become asserts when ENFORCE_HELD_OUT_THRESHOLDS is True.
+What is asserted today: provenance of every item, no crash, every error a clean one-line message, nothing
+but ran / clean refusal on the held-out set, and the result counts of a few items checked against Splunk's
+documented semantics. The issue's rate thresholds on the held-out set (95% of tuning filters, 90% of searches
+run) are measured by test_held_out_rates and become asserts when ENFORCE_HELD_OUT_THRESHOLDS is True.
 """
 from __future__ import annotations
 
@@ -152,17 +152,19 @@ def test_shared_datasets_are_run() -> None:
 
 def test_held_out_rates(tally: harness.Tally) -> None:
     """Issue 8 "Done when": on the held-out set 95% of tuning filters and 90% of searches run, nothing fails
-    other than with a clean refusal. Reported until ENFORCE_HELD_OUT_THRESHOLDS is True, then asserted."""
+    other than with a clean refusal. No error or crash is asserted now; the rates are reported until
+    ENFORCE_HELD_OUT_THRESHOLDS is True, then asserted."""
     tuning, search = tally.select("tuning", "heldout"), tally.select("search", "heldout")
     failures = [o for o in tuning + search if o.status in ("error", "crash")]
     report = (f"held-out: tuning filters ran {harness.Tally.rate(tuning):.1%} (threshold {TUNING_THRESHOLD:.0%}), "
               f"ESCU searches ran {harness.Tally.rate(search):.1%} (threshold {SEARCH_THRESHOLD:.0%}), "
               f"{len(failures)} errors other than refusals")
+    # held-out items are only counted, never listed: the ids are enough to find them
+    assert not failures, report + ": " + "; ".join(f"{o.item.id} ({o.status})" for o in failures[:10])
     if not ENFORCE_HELD_OUT_THRESHOLDS:
-        pytest.skip("not enforced yet (ENFORCE_HELD_OUT_THRESHOLDS): " + report)
+        pytest.skip("rates not enforced yet (ENFORCE_HELD_OUT_THRESHOLDS): " + report)
     assert harness.Tally.rate(tuning) >= TUNING_THRESHOLD, report
     assert harness.Tally.rate(search) >= SEARCH_THRESHOLD, report
-    assert not failures, report + ": " + "; ".join(f"{o.item.id}: {o.message}" for o in failures[:10])
 
 
 # ---- result counts against Splunk's documented semantics ---------------------------------------------
