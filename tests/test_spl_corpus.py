@@ -215,6 +215,10 @@ SEMANTICS = [
     # where match() with (?i) and a character class holding Unicode dashes (ESCU "windowstyle" step)
     ("c05bd3191a", lambda: _expected(r"(?i)[\-|\/|– |—|―]w(in*d*o*w*s*t*y*l*e*)*\s+[^-]"), "match() classes"),
     ("5aaef93595", lambda: _expected(r"(?i)(-O|-sO|-ksO|--output)"), "match() alternation with (?i)"),
+    # ESCU windows_lolbas_executed_as_renamed_file: match() with a regex computed per result, then lookup
+    # lolbas_file_path (min_matches 1, default_match false; the corpus has no rows) gives desc="false" to every
+    # result, which `search desc!="false"` drops (transforms.conf.spec: min_matches, default_match)
+    ("1c4f070688", lambda: 0, "computed match() regex, default_match then search !="),
 ]
 # filters over fields the correlation search's results do not have: NOT keeps every result on every event set
 MISSING_FIELD_FILTERS = ["7b3ed7a535", "18fbeac680"]
