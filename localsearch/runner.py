@@ -143,7 +143,8 @@ def _set_origin(con: Any, columns: Dict[str, Dict[str, str]], source: str, sourc
     declaration that agrees with the events' own channel (source XmlWinEventLog:<channel>, any case) can be
     honoured: the add-ons' field extractions, which the runner's mapping follows, key on the real one."""
     from .sqltext import sql_literal
-    tables = [(t, columns[t]) for t in ("processes", "events") if columns.get(t)]
+    models = [t for t in columns if t != "events" and columns[t]]      # processes and the other datasets
+    tables = [(t, columns[t]) for t in models + ["events"] if columns.get(t)]
     for table, cols in tables:
         seen = [r[0] for r in con.execute(f"SELECT DISTINCT {cols['source']} FROM {table} "
                                           f"WHERE lower({cols['source']}) <> lower({sql_literal(source)})").fetchall()]
@@ -151,9 +152,9 @@ def _set_origin(con: Any, columns: Dict[str, Dict[str, str]], source: str, sourc
             raise InputError(f"unsupported in local runs: data indexed with source {source!r} holds events "
                              f"whose channel gives source {seen[0]!r}")
     values = f"{sql_literal(source)} AS {{s}}, {sql_literal(sourcetype)} AS {{t}}"
-    if columns.get("processes"):
-        c = columns["processes"]
-        con.execute(f"UPDATE processes SET {c['source']} = {sql_literal(source)}, "
+    for table in models:
+        c = columns[table]
+        con.execute(f"UPDATE {table} SET {c['source']} = {sql_literal(source)}, "
                     f"{c['sourcetype']} = {sql_literal(sourcetype)}")
     if columns.get("events"):
         c = columns["events"]

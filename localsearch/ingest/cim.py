@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional
 
 from ..sqltext import sql_literal
-from .sources import (CIM_FIELDS, PROCESS_FIELDS, SOURCES, Coalesce, Const, EventSource, FileName, Hex, Lookup,
-                      Raw, Spec, Unless, raw_fields_used)
+from .sources import (CIM_FIELDS, PROCESS_FIELDS, SOURCES, Coalesce, Const, Dataset, EventSource, FileName, Hex,
+                      Lookup, Raw, Spec, Unless, raw_fields_used)
 
 __all__ = ["PROCESS_FIELDS", "EVENT_ALIASES", "RAW_FIELDS_USED", "Mapping", "hex_norm_sql", "file_name_sql",
            "time_sql"]
@@ -129,5 +129,17 @@ class Mapping:
         out = {}
         for name in CIM_FIELDS:
             arms = [f"WHEN {conds[s.name]} THEN {self.spec(s.cim[name])}" for s in SOURCES if name in s.cim]
+            out[name] = f"CAST(CASE {' '.join(arms)} END AS VARCHAR)" if arms else "CAST(NULL AS VARCHAR)"
+        return out
+
+    def is_dataset(self, ds: Dataset) -> str:
+        """SQL: the row is an event of one of the dataset's sources."""
+        return "(" + " OR ".join(self.is_source(s) for s in ds.sources) + ")"
+
+    def dataset(self, ds: Dataset) -> Dict[str, str]:
+        """A dataset's field -> SQL expression (NULL where no source maps the field)."""
+        out = {}
+        for name in ds.fields:
+            arms = [f"WHEN {self.is_source(s)} THEN {self.spec(s.cim[name])}" for s in ds.sources if name in s.cim]
             out[name] = f"CAST(CASE {' '.join(arms)} END AS VARCHAR)" if arms else "CAST(NULL AS VARCHAR)"
         return out

@@ -70,7 +70,7 @@ from .inputs import Input, discover
 from .layouts import NESTED_KEYS, UNKNOWN, LayoutStats, peek_layout, stats_warnings
 from .model import FileReport, LoadError, LoadReport, Skipped
 from .presence import FieldPresence, unknown_layout_warnings
-from .sources import SOURCES, event_codes
+from .sources import DATASETS, SOURCES, Dataset, event_codes
 
 Progress = Callable[[int, int], None]
 
@@ -845,6 +845,7 @@ def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report:
     mapped = {f: (n, k) for f, n, k in con.execute(
         f"SELECT _ls_file, count(*), count(*) FILTER (WHERE {lacking}) FROM _ls_proc_raw AS p "
         f"WHERE {pm.is_process()} GROUP BY _ls_file").fetchall()}
+    ds_cols = {d.table: _build_dataset(con, pm, pdef, d) for d in DATASETS}
     for t in (PROC_TABLE, "_ls_proc_x", "_ls_proc_raw"):
         con.execute(f"DROP TABLE {t}")
 
@@ -853,5 +854,17 @@ def _build_processes(con: duckdb.DuckDBPyConnection, units: List[_Unit], report:
     report.columns = {
         "events": ev_cols,
         "processes": {"_time": '"_time"', **{f: quote_ident(f) for f in PROCESS_FIELDS}},
+        **ds_cols,
     }
     return mapped
+
+
+def _build_dataset(con: duckdb.DuckDBPyConnection, pm: Mapping, pdef: Dict[str, str], ds: Dataset) -> Dict[str, str]:
+    """The table of a CIM Endpoint dataset other than Processes (sources.DATASETS), built like `processes` from
+    the records pass 1 collected; returns its columns (name -> SQL identifier)."""
+    names = list(ds.fields) + ["host", "source", "sourcetype"]
+    exprs = {**pdef, **pm.dataset(ds)}
+    sel = [f"{pdef['_time']} AS \"_time\""] + [f"CAST({exprs[n]} AS VARCHAR) AS {quote_ident(n)}" for n in names]
+    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(ds.table)} AS SELECT {', '.join(sel)} "
+                f"FROM _ls_proc_raw AS p WHERE {pm.is_dataset(ds)} ORDER BY \"_time\"")
+    return {"_time": '"_time"', **{n: quote_ident(n) for n in names}}

@@ -156,6 +156,43 @@ SECURITY_4688 = EventSource(
 
 SOURCES: Tuple[EventSource, ...] = (SYSMON_1, SECURITY_4688)
 
+
+# ---- other CIM Endpoint datasets -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dataset:
+    """A CIM Endpoint dataset besides Processes: `tstats ... from datamodel=<model>` reads `table`, one row per
+    event of `sources`, with `fields` (besides _time and the Splunk default fields host, source, sourcetype)."""
+    model: str                # e.g. Endpoint.Filesystem
+    table: str
+    fields: Tuple[str, ...]
+    sources: Tuple[EventSource, ...]
+
+
+# Sysmon Event ID 11 (FileCreate) as Endpoint.Filesystem: the field mapping ESCU declares for the Splunk Add-on
+# for Sysmon (splunk/security_content data_sources/sysmon_eventid_11.yml, field_mappings: Computer -> dest,
+# ProcessGuid -> process_guid, ProcessId -> process_id, TargetFilename -> file_path, the file name of
+# TargetFilename -> file_name), and the add-on's vendor_product of every Sysmon event (REFERENCE section 6).
+# Fields whose add-on value is not documented there (action, user, file_create_time, file_hash, ...) stay NULL.
+SYSMON_11 = EventSource(
+    name="Sysmon Event ID 11",
+    channel="Microsoft-Windows-Sysmon/Operational", event_code="11",
+    source="XmlWinEventLog:Microsoft-Windows-Sysmon/Operational", sourcetype="XmlWinEventLog",
+    cim={
+        "dest": Raw("Computer"), "process_guid": Raw("ProcessGuid"), "process_id": Raw("ProcessId"),
+        "file_path": Raw("TargetFilename"), "file_name": FileName("TargetFilename"),
+        "vendor_product": Const("Microsoft Sysmon"),
+    },
+    required=("TargetFilename",),
+)
+
+FILESYSTEM = Dataset(
+    model="Endpoint.Filesystem", table="filesystem",
+    fields=("dest", "file_name", "file_path", "process_guid", "process_id", "vendor_product"),
+    sources=(SYSMON_11,),
+)
+
+DATASETS: Tuple[Dataset, ...] = (FILESYSTEM,)
+
 # CIM Endpoint.Processes columns (besides _time) in table order: ESCU's Processes field set, then the
 # Splunk default fields.
 PROCESS_FIELDS: List[str] = [
@@ -176,7 +213,7 @@ TIME_FIELDS = ("SystemTime", "@timestamp", "UtcTime", "EventTime")
 def raw_fields_used() -> List[str]:
     """Every raw field name the mapping reads, in a stable order."""
     names: Dict[str, None] = dict.fromkeys(SYSTEM_FIELDS)
-    for s in SOURCES:
+    for s in SOURCES + tuple(src for d in DATASETS for src in d.sources):
         for spec in s.cim.values():
             names.update(dict.fromkeys(raw_names(spec)))
     names.update(dict.fromkeys(TIME_FIELDS))
@@ -184,7 +221,8 @@ def raw_fields_used() -> List[str]:
 
 
 def event_codes() -> List[str]:
-    return sorted({s.event_code for s in SOURCES}, key=int)
+    """Event codes of the records a load collects: process creations and the other datasets' events."""
+    return sorted({s.event_code for s in SOURCES} | {s.event_code for d in DATASETS for s in d.sources}, key=int)
 
 
 def source_of(channel: Optional[str], code: Optional[str]) -> Optional[EventSource]:
@@ -203,3 +241,8 @@ def check() -> None:
         extra = set(s.cim) - set(CIM_FIELDS)
         if extra:
             raise ValueError(f"{s.name}: unknown CIM fields {sorted(extra)}")
+    for d in DATASETS:
+        for s in d.sources:
+            extra = set(s.cim) - set(d.fields)
+            if extra:
+                raise ValueError(f"{s.name}: unknown {d.model} fields {sorted(extra)}")

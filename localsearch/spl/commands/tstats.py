@@ -1,4 +1,6 @@
-"""`tstats` over the CIM data model Endpoint.Processes (Search Reference, tstats).
+"""`tstats` over the CIM Endpoint datasets the runner loads (Search Reference, tstats): Endpoint.Processes
+(table `processes`) and those of localsearch.ingest.sources.DATASETS (Endpoint.Filesystem: `filesystem`),
+chosen by the `datamodel=` name; other data models are refused.
 
 Rules: `by` fields with no value drop the row unless `fillnull_value` is set; `count` counts events,
 `latest(f)`/`earliest(f)` f's value at the largest/smallest `_time` (several values at that time refused),
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+from ...ingest.sources import DATASETS
 from ..ast import SearchNode
 from ..errors import SplError, Unsupported
 from ..expr import parse_search
@@ -20,6 +23,8 @@ from .fill import span_seconds
 from .base import GENERATING, Command, CommandSpec, Frame, Runtime, field_list, name_of, register
 
 DATAMODEL = "Endpoint.Processes"
+# datamodel= name -> the table that holds its dataset
+DATAMODEL_TABLES: Dict[str, str] = {DATAMODEL: "processes", **{d.model: d.table for d in DATASETS}}
 DATAMODEL_INTERNAL = ("_time", "host", "source", "sourcetype")
 TSTATS_FUNCS = {"count", "min", "max", "values", "dc", "distinct_count", "latest", "earliest"}
 TSTATS_OPTIONS = {"summariesonly", "allow_old_summaries", "fillnull_value", "prestats", "local", "append",
@@ -143,16 +148,19 @@ def by_span(tokens: List[Token]) -> Tuple[List[Token], Optional[float]]:
 
 
 def compile_tstats(cmd: TstatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame:
-    if cmd.datamodel != DATAMODEL:
-        raise Unsupported(f"tstats datamodel={cmd.datamodel} (only {DATAMODEL} is loaded)", cmd.pos)
+    table = DATAMODEL_TABLES.get(cmd.datamodel)
+    if table is None:
+        raise Unsupported(f"tstats datamodel={cmd.datamodel} (only {', '.join(DATAMODEL_TABLES)} are loaded)",
+                          cmd.pos)
     fill = cmd.options.get("fillnull_value")
-    base = {c.name: c for c in rt.base_cols("processes")}
-    prefix = DATAMODEL.split(".")[1] + "."
+    base = {c.name: c for c in rt.base_cols(table)}
+    dataset = cmd.datamodel.split(".")[1]
+    prefix = dataset + "."
     missing: List[str] = []
 
     def resolve(name: str, pos: int) -> Optional[Col]:
         if name.lower() == "nodename":
-            raise Unsupported("tstats nodename= (the data model has one dataset, Processes)", pos)
+            raise Unsupported(f"tstats nodename= (only the {dataset} dataset is loaded)", pos)
         key = name[len(prefix):] if name.startswith(prefix) else (name if name in DATAMODEL_INTERNAL else None)
         col = base.get(key) if key is not None else None
         if col is None and name not in missing:
@@ -161,7 +169,7 @@ def compile_tstats(cmd: TstatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame
 
     pred = compile_search(cmd.where, resolve) if cmd.where is not None else "TRUE"
     time_col = base.get("_time")
-    where = [f"({pred})", rt.time_filter(time_col.sql if time_col else None, 'processes')]
+    where = [f"({pred})", rt.time_filter(time_col.sql if time_col else None, table)]
     exprs: List[Tuple[str, str]] = []
     keys = []
     for name in cmd.by:
@@ -180,19 +188,19 @@ def compile_tstats(cmd: TstatsCmd, frame: Optional[Frame], rt: Runtime) -> Frame
     for agg in cmd.aggregates:
         col = resolve(agg.field, agg.pos) if agg.field is not None else None
         if agg.func in ("latest", "earliest"):
-            exprs.append((agg.name, _extreme(agg, col, time_col, " AND ".join(where), group_by, rt)))
+            exprs.append((agg.name, _extreme(agg, col, time_col, " AND ".join(where), group_by, rt, table)))
             continue
         exprs.append((agg.name, _aggregate(agg.func, col, agg.field)))
     for name in missing:
-        rt.warn(f"field {name} does not exist in the {DATAMODEL} data: conditions on it match nothing")
+        rt.warn(f"field {name} does not exist in the {cmd.datamodel} data: conditions on it match nothing")
     inner_cols = ", ".join(f"{sql} AS k{i}" for i, (_, sql) in enumerate(exprs))
     group = f" GROUP BY {', '.join(f'k{i}' for i in range(len(keys)))}" if keys else ""
-    sub = f"(SELECT {inner_cols} FROM processes WHERE {' AND '.join(where)}{group}) AS g"
+    sub = f"(SELECT {inner_cols} FROM {table} WHERE {' AND '.join(where)}{group}) AS g"
     order = ", ".join(f"k{i}" for i in range(len(keys))) or "1"
     return rt.materialize(sub, [(name, f"k{i}") for i, (name, _) in enumerate(exprs)], "TRUE", order)
 
 def _extreme(agg: Aggregate, col: Optional[Col], time_col: Optional[Col], where: str, group_by: str,
-             rt: Runtime) -> str:
+             rt: Runtime, table: str) -> str:
     """latest(f) / earliest(f): f's value at the largest / smallest _time of the events with f. Several
     values at that time are refused (which one Splunk reports is not documented)."""
     if col is None or time_col is None:
@@ -203,7 +211,7 @@ def _extreme(agg: Aggregate, col: Optional[Col], time_col: Optional[Col], where:
     has = f"FILTER (WHERE {col.sql} IS NOT NULL AND {t} IS NOT NULL)"
     m = "max" if agg.func == "latest" else "min"
     ties = (f"SELECT count(*) FROM (SELECT {m}({t}) {has} AS m, list(struct_pack(t := {t}, v := {text})) {has} AS l "
-            f"FROM processes WHERE {where}{group_by}) WHERE len(list_distinct(list_transform("
+            f"FROM {table} WHERE {where}{group_by}) WHERE len(list_distinct(list_transform("
             f"list_filter(l, lambda x: x.t = m), lambda x: x.v))) > 1")
     if rt.count(ties):
         raise Unsupported(f"tstats {agg.func}({agg.field}): several values at the same {agg.func} time", agg.pos)
