@@ -1,4 +1,5 @@
-"""The event sources the runner maps to CIM Endpoint.Processes, as data (pure). Adding a source touches only here.
+"""The event sources the runner maps to CIM Endpoint.Processes, and to the other CIM Endpoint datasets it loads
+(DATASETS: Filesystem, Registry), as data (pure). Adding a source touches only here.
 
 Each EventSource names what identifies its events (channel, event code), its Splunk source and sourcetype,
 the CIM Endpoint.Processes mapping (CIM field -> a Spec over raw Windows field names, as the Splunk add-on
@@ -191,7 +192,34 @@ FILESYSTEM = Dataset(
     sources=(SYSMON_11,),
 )
 
-DATASETS: Tuple[Dataset, ...] = (FILESYSTEM,)
+
+def _sysmon_registry(code: str, extra: Mapping[str, Spec]) -> EventSource:
+    return EventSource(
+        name=f"Sysmon Event ID {code}",
+        channel="Microsoft-Windows-Sysmon/Operational", event_code=code,
+        source="XmlWinEventLog:Microsoft-Windows-Sysmon/Operational", sourcetype="XmlWinEventLog",
+        cim={"dest": Raw("Computer"), "process_guid": Raw("ProcessGuid"), "process_id": Raw("ProcessId"),
+             "registry_path": Raw("TargetObject"), "vendor_product": Const("Microsoft Sysmon"), **extra},
+        required=("TargetObject",),
+    )
+
+
+# Sysmon Event IDs 12 (registry key/value create and delete) and 13 (value set) as Endpoint.Registry: the field
+# mapping ESCU declares for the Splunk Add-on for Sysmon (security_content data_sources/sysmon_eventid_12.yml
+# and sysmon_eventid_13.yml: Computer -> dest, ProcessGuid -> process_guid, ProcessId -> process_id,
+# TargetObject -> registry_path; for 13 also Details -> registry_value_data). Event ID 14 (rename) has no
+# declared mapping, so it is not mapped. registry_key_name, registry_value_name, registry_hive, action, user stay
+# NULL: their add-on values are not documented in that mapping.
+SYSMON_12 = _sysmon_registry("12", {})
+SYSMON_13 = _sysmon_registry("13", {"registry_value_data": Raw("Details")})
+
+REGISTRY = Dataset(
+    model="Endpoint.Registry", table="registry",
+    fields=("dest", "process_guid", "process_id", "registry_path", "registry_value_data", "vendor_product"),
+    sources=(SYSMON_12, SYSMON_13),
+)
+
+DATASETS: Tuple[Dataset, ...] = (FILESYSTEM, REGISTRY)
 
 # CIM Endpoint.Processes columns (besides _time) in table order: ESCU's Processes field set, then the
 # Splunk default fields.

@@ -1,5 +1,5 @@
 """`tstats` over the CIM Endpoint datasets the runner loads (Search Reference, tstats): Endpoint.Processes
-(table `processes`) and those of localsearch.ingest.sources.DATASETS (Endpoint.Filesystem: `filesystem`),
+(table `processes`) and those of localsearch.ingest.sources.DATASETS (Endpoint.Filesystem, Endpoint.Registry),
 chosen by the `datamodel=` name; other data models are refused.
 
 Rules: `by` fields with no value drop the row unless `fillnull_value` is set; `count` counts events,

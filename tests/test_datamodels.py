@@ -1,9 +1,13 @@
-"""`tstats ... from datamodel=Endpoint.Filesystem` over Sysmon Event ID 11 (FileCreate) events.
+"""`tstats ... from datamodel=Endpoint.Filesystem` over Sysmon Event ID 11 (FileCreate) events and
+`datamodel=Endpoint.Registry` over Sysmon Event IDs 12 and 13.
 
 The CIM Endpoint.Filesystem fields follow the field mapping ESCU declares for the Splunk Add-on for Sysmon
 (splunk/security_content, data_sources/sysmon_eventid_11.yml: Computer -> Filesystem.dest, ProcessGuid ->
 Filesystem.process_guid, ProcessId -> Filesystem.process_id, TargetFilename -> Filesystem.file_path, and its
-file name -> Filesystem.file_name); fields the add-on's value for which is not documented there stay NULL.
+file name -> Filesystem.file_name; data_sources/sysmon_eventid_12.yml and sysmon_eventid_13.yml: Computer ->
+Registry.dest, ProcessGuid -> Registry.process_guid, ProcessId -> Registry.process_id, TargetObject ->
+Registry.registry_path, for 13 Details -> Registry.registry_value_data); fields whose add-on value is not
+documented there stay NULL.
 tstats semantics as for Endpoint.Processes (Search Reference, tstats: `by` fields without a value drop the row).
 The events below are written for this test; expected counts are derived from the same event list in Python.
 """
@@ -29,7 +33,10 @@ EVENTS: List[Tuple[int, str, str, str, str]] = [
     (11, "WKS-02.corp.example", "880", r"C:\Windows\explorer.exe", r"C:\Users\jdoe\Downloads\c.exe"),
     (11, "WKS-02.corp.example", "880", r"C:\Windows\explorer.exe", r"C:\Users\Public\a.ps1"),
     (1, "WKS-02.corp.example", "990", r"C:\Windows\System32\cmd.exe", ""),    # a process creation
-    (13, "WKS-02.corp.example", "990", r"C:\Windows\regedit.exe", ""),        # registry: not Filesystem
+    (13, "WKS-02.corp.example", "990", r"C:\Windows\regedit.exe", r"HKLM\Software\Run\x"),
+    (13, "WKS-01.corp.example", "991", r"C:\Windows\regedit.exe", r"HKLM\Software\Run\y"),
+    (12, "WKS-01.corp.example", "991", r"C:\Windows\regedit.exe", r"HKLM\Software\Run"),
+    (14, "WKS-01.corp.example", "991", r"C:\Windows\regedit.exe", r"HKLM\Software\Old"),   # rename: unmapped
 ]
 
 
@@ -40,8 +47,10 @@ def _xml(i: int, code: int, computer: str, pid: str, image: str, target: str) ->
         data.update(TargetFilename=target, CreationUtcTime=f"2024-03-12 09:00:0{i}.000")
     elif code == 1:
         data.update(CommandLine=image, ParentImage=r"C:\Windows\explorer.exe", User="CORP\\jdoe")
+    elif code == 13:
+        data.update(EventType="SetValue", TargetObject=target, Details=f"DWORD (0x0000000{i})")
     else:
-        data.update(EventType="SetValue", TargetObject=r"HKLM\Software\x", Details="DWORD (0x00000001)")
+        data.update(EventType="CreateKey" if code == 12 else "RenameKey", TargetObject=target)
     body = "".join(f"<Data Name='{k}'>{v}</Data>" for k, v in data.items())
     return ("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
             "<Provider Name='Microsoft-Windows-Sysmon' Guid='{5770385f-c22a-43e0-bf4c-06f5698ffbd9}'/>"
@@ -110,5 +119,23 @@ def test_fields_the_mapping_does_not_give_are_null(data: Path) -> None:
 def test_processes_are_unchanged_and_other_models_still_refused(data: Path) -> None:
     _, rows = _run("| tstats count from datamodel=Endpoint.Processes by Processes.process_name", data)
     assert [[r[0], int(str(r[1]))] for r in rows] == [["cmd.exe", 1]]
-    out = run_search(app_confs(REPO, None), "| tstats count from datamodel=Endpoint.Registry", "t", [data])
-    assert out.error is not None and "unsupported in local runs: tstats datamodel=Endpoint.Registry" in out.error
+    out = run_search(app_confs(REPO, None), "| tstats count from datamodel=Endpoint.Network_Traffic", "t", [data])
+    assert out.error is not None and "unsupported in local runs: tstats datamodel=Endpoint.Network_Traffic" in out.error
+
+
+def test_tstats_registry_by_path_and_value_data(data: Path) -> None:
+    fields, rows = _run("| tstats count from datamodel=Endpoint.Registry "
+                        "by Registry.dest Registry.registry_path Registry.registry_value_data", data)
+    assert fields == ["Registry.dest", "Registry.registry_path", "Registry.registry_value_data", "count"]
+    # Event ID 12 has no Details, so no registry_value_data: the `by` rule drops it
+    want = Counter((c, t, f"DWORD (0x0000000{i})") for i, (code, c, _, _, t) in enumerate(EVENTS) if code == 13)
+    assert {(r[0], r[1], r[2]): int(str(r[3])) for r in rows} == dict(want)
+
+
+def test_tstats_registry_where_and_unmapped_fields(data: Path) -> None:
+    _, rows = _run('| tstats count from datamodel=Endpoint.Registry where Registry.registry_path="*\\\\Run*" '
+                   'by Registry.dest Registry.process_id', data)
+    want = Counter((c, pid) for code, c, pid, _, t in EVENTS if code in (12, 13) and "\\Run" in t)
+    assert {(r[0], r[1]): int(str(r[2])) for r in rows} == dict(want)
+    _, rows = _run("| tstats count from datamodel=Endpoint.Registry by Registry.registry_value_name", data)
+    assert rows == []
