@@ -32,7 +32,7 @@ from split import split_of  # noqa: E402
 REPO = project.REPO
 
 # Flip to True when the SPL runner is complete (issue 8, "Done when"): the rates become asserts.
-ENFORCE_HELD_OUT_THRESHOLDS = False
+ENFORCE_HELD_OUT_THRESHOLDS = True
 TUNING_THRESHOLD = 0.95
 SEARCH_THRESHOLD = 0.90
 MIN_ITEMS = {"tuning": 80, "search": 150}
