@@ -63,9 +63,10 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# The fast tests (no package build, no AppInspect, no whole-dataset runs).
+# The fast tests (no package build, no AppInspect, no whole-dataset runs, no pyenv Pythons, no corpus run), on
+# both cores, with a tenth of each property test's examples (tests/project.py `examples`); `make test` runs all.
 unit: vendor
-	$(PY) -m pytest -m "not slow" -q
+	PROPERTY_EXAMPLES=unit $(PY) -m pytest -m "not slow" -n 2 -q
 
 # contentctl validate and build of contentctl/ (offline: contentctl.yml sets enrichments: false); the tests
 # compare the built stanzas with default/ (tests/test_contentctl.py).

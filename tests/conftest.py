@@ -6,7 +6,7 @@ needs them before fixtures exist (parametrize lists, skip marks) imports them fr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import pytest
 
@@ -56,3 +56,15 @@ def sysmon_rule() -> str:
 def risk_message() -> str:
     """The shipped risk message template (`action.risk.param._risk_message`)."""
     return project.RISK_MESSAGE
+
+
+# Fixtures whose set-up is an end-to-end run: a test using one is `slow` (left out of `make unit`), wherever it is.
+SLOW_FIXTURES = {
+    "tally": "the corpus of published SPL run over the samples and the shared datasets (test_spl_corpus.py)",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -53,6 +53,16 @@ def needs_datasets(*subfolders: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(reason is not None, reason=reason or "")
 
 
+# Property tests draw `examples(n)` generated cases: n in `make test`; a tenth (at least 10) when
+# PROPERTY_EXAMPLES=unit, which `make unit` sets to stay fast.
+PROPERTY_EXAMPLES_ENV = "PROPERTY_EXAMPLES"
+
+
+def examples(full: int) -> int:
+    """How many examples a property test written for `full` examples draws in this run."""
+    return max(10, full // 10) if os.environ.get(PROPERTY_EXAMPLES_ENV, "").strip() == "unit" else full
+
+
 # What the app ships, from default/savedsearches.conf (read with the runner's conf parser, which
 # test_conf_parser checks against AppInspect's).
 SAVEDSEARCHES: ConfFile = read_conf(REPO / "default" / "savedsearches.conf")

@@ -17,12 +17,13 @@ from localsearch.chunked import (
     quote_arg,
     run_streaming_command,
 )
+from project import examples
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20)
 value = st.none() | text | st.lists(text, min_size=2, max_size=3)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(rows=st.lists(st.lists(value, min_size=3, max_size=3), max_size=8))
 def test_encode_then_decode_gives_the_rows_back(rows):
     fields, back = decode_body(encode_rows(["a", "b", "c"], rows))

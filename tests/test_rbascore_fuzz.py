@@ -154,7 +154,9 @@ def streams(draw):
     return chunks, flags, end, final, tail
 
 
-@pytest.fixture(params=["venv", "3.9", "3.13"], scope="module")
+# Splunk's own Pythons (from pyenv) are the slow part: `make unit` runs the venv's only
+@pytest.fixture(params=["venv", pytest.param("3.9", marks=pytest.mark.slow), pytest.param("3.13", marks=pytest.mark.slow)],
+                scope="module")
 def python(request) -> str:
     needs_splunklib()
     return sys.executable if request.param == "venv" else splunk_python(request.param)

@@ -31,7 +31,8 @@ FIELDS = ["dest", "process", "note"]
 FORMS = ("NFC", "NFD", "NFKC", "NFKD")
 
 
-@pytest.fixture(params=["venv", "3.9", "3.13"])
+# Splunk's own Pythons (from pyenv) are the slow part: `make unit` runs the venv's only
+@pytest.fixture(params=["venv", pytest.param("3.9", marks=pytest.mark.slow), pytest.param("3.13", marks=pytest.mark.slow)])
 def python(request) -> str:
     needs_splunklib()
     return sys.executable if request.param == "venv" else splunk_python(request.param)
@@ -228,7 +229,8 @@ print("".join(found))
 """
 
 
-@pytest.mark.parametrize("version", ["venv", "3.9", "3.13"])
+@pytest.mark.parametrize("version", ["venv", pytest.param("3.9", marks=pytest.mark.slow),
+                                     pytest.param("3.13", marks=pytest.mark.slow)])
 def test_every_character_that_normalises_to_a_dollar_is_treated_as_one(version):
     # Computed from each Python's own Unicode database (3.9: Unicode 13, 3.13: Unicode 15.1).
     python = sys.executable if version == "venv" else splunk_python(version)

@@ -14,6 +14,7 @@ from rbascore_support import DOLLAR_STANDIN, SCRIPT, es_expand, needs_splunklib
 from localsearch.chunked import ChunkedProcess, decode_body, encode_rows, getinfo_metadata
 from rbascore_core import parse_template
 from rbascore_csv import ChunkScorer
+from project import examples
 
 # Text as Splunk results carry it: any Unicode but surrogates and NUL; quotes, commas, CR/LF, `$` likely.
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30) | \
@@ -81,7 +82,7 @@ def check(fields, rows, out_fields, out_rows, score, message_of):
         assert (got[len(fields) + 1] or "") == expected
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), table=tables(), impact=st.integers(0, 100), confidence=st.integers(0, 100))
 def test_fast_path_loses_and_alters_nothing(data, table, impact, confidence):
     fields, rows = table
@@ -101,7 +102,7 @@ def test_fast_path_loses_and_alters_nothing(data, table, impact, confidence):
         assert scorer.missing_counts[name] == empty
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(table=tables())
 def test_event_data_never_forms_an_es_token(table):
     fields, rows = table
@@ -132,7 +133,7 @@ def live_command():
     assert proc.close() == 0
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(table=tables(), extra=st.lists(value, min_size=2, max_size=2))
 def test_command_process_loses_and_alters_nothing(live_command, table, extra):
     fields, rows = table

@@ -25,7 +25,7 @@ from localsearch.spl.lexer import tokenize
 from localsearch.spl.prefilter import (FOLDS_TO_ASCII, AllOf, AnyOf, Contains, chunk_of, derive,
                                        leading_search, line_filter, to_sql)
 from localsearch.spl.sql import Col, compile_search, resolver_for
-from project import DATASETS, MAIN_RULE, SAMPLES, SYSMON_RULE, datasets_missing, localsearch
+from project import DATASETS, MAIN_RULE, SAMPLES, SYSMON_RULE, datasets_missing, examples, localsearch
 
 SEARCHES = [MAIN_RULE, SYSMON_RULE]
 CON = duckdb.connect()
@@ -236,7 +236,7 @@ def test_sound_on_lines_that_need_a_guard(search: str, line: str) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(ROW, min_size=1, max_size=4), data=st.data())
 def test_every_matched_event_passes_the_prefilter(rows: List[Dict[str, Optional[object]]], data) -> None:
     check_sound([line_of(r) for r in rows], draw=data.draw)

@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 from localsearch.spl.expr import parse_search
 from localsearch.spl.lexer import tokenize
 from localsearch.spl.sql import Col, compile_search, resolver_for
+from project import examples
 
 ALPHABET = "aAb%_\\*. "
 VALUES = st.text(alphabet=ALPHABET, min_size=0, max_size=4)
@@ -85,7 +86,7 @@ CON = duckdb.connect()
 COLS = [Col("a", "a", "VARCHAR"), Col("b", "b", "VARCHAR"), Col("m", "m", "VARCHAR[]")]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(expr=EXPR, rows=st.lists(ROW, min_size=1, max_size=5))
 def test_compiled_search_matches_splunk_rules(expr, rows: List[Dict[str, Optional[object]]]) -> None:
     text = render(expr)

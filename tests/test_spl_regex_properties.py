@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from localsearch.spl.errors import Unsupported
 from localsearch.spl.regex import guarded_subject, to_re2
+from project import examples
 
 ALPHABET = "aAb1 ._\\-\n"
 
@@ -46,7 +47,7 @@ def _python(pattern: str) -> "re.Pattern[str]":
     return re.compile(pattern.replace("(?<g>", "(?P<g>"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(patterns, subjects)
 def test_match_and_group_agree_with_a_pcre_reading(pattern: str, texts: List[str]) -> None:
     rx = to_re2(pattern, 0, "match()")
@@ -66,7 +67,7 @@ def test_match_and_group_agree_with_a_pcre_reading(pattern: str, texts: List[str
         assert group == ((found.group("g") or "") if found else ""), (pattern, rx.pattern, text)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(patterns)
 def test_dollar_before_a_final_newline_is_refused_not_read_as_re2_does(pattern: str) -> None:
     rx = to_re2(pattern, 0, "match()")

@@ -18,6 +18,7 @@ from hypothesis import given, settings, strategies as st
 from localsearch.sqltext import sql_literal
 from localsearch.spl.cidr import in_subnet_sql, ipv4_subnet
 from localsearch.spl.rawterms import MAJOR_CHARS, MAJOR_SEQUENCES, MINOR_CHARS, term_sql
+from project import examples
 
 CON = duckdb.connect()
 
@@ -29,7 +30,7 @@ ADDRESSES = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(value=ADDRESSES, net=st.lists(st.integers(0, 255), min_size=4, max_size=4), prefix=st.integers(0, 32))
 def test_cidr_match_is_ipv4_subnet_membership(value: str, net: List[int], prefix: int) -> None:
     cidr = ".".join(map(str, net)) + f"/{prefix}"
@@ -60,7 +61,7 @@ TERMS = st.text(alphabet="ab1B2", min_size=1, max_size=3)
 MAJOR_TERMS = st.text(alphabet="ab1.-_=", min_size=1, max_size=4).filter(lambda t: "--" not in t)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(raw=RAW, term=TERMS)
 def test_a_term_matches_a_segment_of_raw(raw: str, term: str) -> None:
     got = CON.execute(f"SELECT {term_sql(sql_literal(raw), term, 0)}").fetchone()[0]
@@ -69,7 +70,7 @@ def test_a_term_matches_a_segment_of_raw(raw: str, term: str) -> None:
     assert got_case is (term in pieces(raw, minor=True)), (raw, term)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(raw=RAW, term=MAJOR_TERMS)
 def test_term_directive_matches_a_major_segment(raw: str, term: str) -> None:
     got = CON.execute(f"SELECT {term_sql(sql_literal(raw), term, 0, exact=True)}").fetchone()[0]
