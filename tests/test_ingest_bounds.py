@@ -62,6 +62,7 @@ def test_times_outside_years_1_to_9999_are_untimed(tmp_path: Path, stamp: str) -
     assert sorted(con.execute("SELECT _time FROM processes").fetchall(), key=repr) == [(1704164645.0,), (None,)]
 
 
+@pytest.mark.slow                       # records at the size limits, run by the CLI
 def test_a_record_over_32_mib_is_skipped_and_reading_goes_on(tmp_path: Path) -> None:
     f = tmp_path / "big.json"
     with open(f, "w", encoding="utf-8") as fh:
@@ -77,6 +78,7 @@ def test_a_record_over_32_mib_is_skipped_and_reading_goes_on(tmp_path: Path) -> 
     assert r.events == 0 and [s.record_number for s in r.skipped] == [1]
 
 
+@pytest.mark.slow                       # records at the size limits, run by the CLI
 def test_a_record_with_10000_fields_is_skipped(tmp_path: Path) -> None:
     f = tmp_path / "f.json"
     f.write_text(json.dumps({**BASE, **{f"f{i}": "" for i in range(10_000)}}) + "\n" + OK + "\n")
@@ -85,6 +87,7 @@ def test_a_record_with_10000_fields_is_skipped(tmp_path: Path) -> None:
     assert all("record 1: record has 10,009 fields, over the limit of 2,000" in p.stderr for p in runs)
 
 
+@pytest.mark.slow                       # records at the size limits, run by the CLI
 def test_10000_distinct_fields_over_many_records_are_refused_for_a_raw_search(tmp_path: Path) -> None:
     f = tmp_path / "spread.json"
     f.write_text("".join(json.dumps({**BASE, **{f"f{i}_{j}": "v" for j in range(10)}}) + "\n" for i in range(1000)))

@@ -62,8 +62,8 @@ RENDERINGS: Dict[str, Callable[[Path, Path], Path]] = {
 EXPECTED_FORMAT = {"splunk-csv": "splunk-csv", "splunk-json": "splunk-json"}
 
 
-# `make unit` renders one JSON and one EVTX file every way; `make test` renders them all.
-FAST_FILES = {FILES[0], FILES[-1]}
+# `make unit` renders one EVTX file every way; `make test` renders them all.
+FAST_FILES = {FILES[-1]}
 
 
 class Originals(Dict[str, Dict[str, object]]):
