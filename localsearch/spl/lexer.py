@@ -12,7 +12,7 @@ a `(` that starts the value, or a `)` without its `(` in the value, is still gro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Iterator, List, Tuple
 
 from .errors import SplError
 
@@ -71,15 +71,9 @@ def scan_quoted(text: str, start: int, quote: str) -> int:
     raise SplError(f"unterminated quoted string starting {text[start:start + 30]!r}", start)
 
 
-def split_pipeline(text: str, base: int = 0) -> List[Tuple[str, int]]:
-    """Splits on `|` outside quotes and brackets. Returns (command text, offset) pairs, stripped.
-
-    A search starting with `|` yields an empty first segment (the caller knows the first command then
-    generates results instead of being an implied `search`).
-    """
-    parts: List[Tuple[str, int]] = []
-    depth = 0
-    start = 0
+def unquoted(text: str) -> Iterator[Tuple[int, str]]:
+    """(offset, character) of each character outside double-quoted strings and backslash escapes: the ones
+    that can give a search its structure (`|`, `[`, `]`). An unterminated quote raises SplError."""
     i = 0
     while i < len(text):
         c = text[i]
@@ -89,6 +83,20 @@ def split_pipeline(text: str, base: int = 0) -> List[Tuple[str, int]]:
         if c == "\\" and i + 1 < len(text):
             i += 2
             continue
+        yield i, c
+        i += 1
+
+
+def split_pipeline(text: str, base: int = 0) -> List[Tuple[str, int]]:
+    """Splits on `|` outside quotes and brackets. Returns (command text, offset) pairs, stripped.
+
+    A search starting with `|` yields an empty first segment (the caller knows the first command then
+    generates results instead of being an implied `search`).
+    """
+    parts: List[Tuple[str, int]] = []
+    depth = 0
+    start = 0
+    for i, c in unquoted(text):
         if c == "[":
             depth += 1
         elif c == "]":
@@ -96,7 +104,6 @@ def split_pipeline(text: str, base: int = 0) -> List[Tuple[str, int]]:
         elif c == "|" and depth == 0:
             parts.append((text[start:i], start))
             start = i + 1
-        i += 1
     parts.append((text[start:], start))
     out = []
     for seg, off in parts:

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 from ..ast import And, Compare, MatchAll, Not, Or, SearchNode, Term
 from ..cidr import ipv4_subnet
 from ..errors import SplError, Unsupported
-from ..lexer import scan_quoted
+from ..lexer import unquoted
 from ..sql import Resolver, compile_search, text_of
 from .base import Runtime
 
@@ -44,15 +44,8 @@ def find_subsearches(text: str, pos: int) -> Tuple[str, List[Tuple[str, int, int
     with start/end absolute offsets of the brackets' inside)."""
     out = list(text)
     found: List[Tuple[str, int, int]] = []
-    i, depth, start = 0, 0, 0
-    while i < len(text):
-        c = text[i]
-        if c == '"':
-            i = scan_quoted(text, i, '"')
-            continue
-        if c == "\\" and i + 1 < len(text):
-            i += 2
-            continue
+    depth, start = 0, 0
+    for i, c in unquoted(text):
         if c == "[":
             if depth == 0:
                 start = i
@@ -66,7 +59,6 @@ def find_subsearches(text: str, pos: int) -> Tuple[str, List[Tuple[str, int, int
                 # a space first: `type=inner[...]` is two arguments, as splunkd splits them
                 out[start:i + 1] = list((" " + marker).ljust(i + 1 - start))
                 found.append((marker, pos + start + 1, pos + i))
-        i += 1
     if depth:
         raise SplError("unterminated subsearch: '[' without ']'", pos + start)
     return "".join(out), found
