@@ -4,7 +4,7 @@
 Each EventSource names what identifies its events (channel, event code), its Splunk source and sourcetype,
 the CIM Endpoint.Processes mapping (CIM field -> a Spec over raw Windows field names, as the Splunk add-on
 does it at search time), and how to get its raw fields back from an ECS document whose `winlog.event_data`
-lost them to an Elastic module (`ecs`: raw field -> ECS path). cim.py compiles the mappings to SQL; load.py
+lost them to an Elastic module (`ecs`: raw field -> ECS path). cim.py compiles the mappings to SQL; scan.py
 selects process-creation records by their event codes; flatten.py reads `ecs`.
 
 The mappings follow REFERENCE section 6 (Splunk Add-on for Sysmon for Event ID 1, Splunk Add-on for Microsoft
