@@ -96,5 +96,20 @@ def test_count_only_cases() -> None:
     assert not evtx_pool.count_only(_record('{"#attributes":{"Qualifiers":0},"#text":4624}'))   # not an integer
     assert not evtx_pool.count_only(_record("1.5"))
     assert not evtx_pool.count_only('{"Event":{"EventData":{}}}')         # no System: the full load skips it
-    deep = "[" * 300 + "]" * 300
-    assert not evtx_pool.count_only(_record("5", '{"X":' + deep + '}'))  # orjson's depth limit: read as before
+    shallow = _record("5", '{"X":' + "[" * 300 + "]" * 300 + '}')
+    assert evtx_pool.count_only(shallow) and evtx_json_to_flat(orjson.loads(shallow))   # within orjson's limit
+    deep = _record("5", '{"X":' + "[" * 1100 + "]" * 1100 + '}')
+    assert not evtx_pool.count_only(deep)                 # past orjson's depth limit (1024): read as before
+    try:
+        orjson.loads(deep)
+        raise AssertionError("orjson reads 1100 levels: count_only's depth rule is stale")
+    except orjson.JSONDecodeError:
+        pass
+    # the usual layout (string checks) and others (the regular expression) agree
+    usual = ('{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},'
+             '"System":{"Provider":{"#attributes":{"Name":"P","Guid":"{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}"}},'
+             '"EventID":%s,"Channel":"c"},"EventData":{"Image":"x"}}}')
+    assert evtx_pool.count_only(usual % "5") and not evtx_pool.count_only(usual % "4688")
+    assert not evtx_pool.count_only(usual.replace('"Name":"P"', '"Name":"P\\"') % "5")    # an escape
+    assert evtx_pool.count_only(usual.replace('"Name":"P"', '"Name":"P","EventSourceName":"Q"') % "5")
+    assert not evtx_pool.count_only((usual % "5").replace('"Image"', '"EventCode"'))

@@ -154,32 +154,32 @@ class PartResult:
     bad_records: List[Tuple[int, str]] = field(default_factory=list)   # (record id, why it was not kept)
 
 
-def parse(source: "str | IO[bytes]", chunks: List[Chunk], emit: Callable[[Dict], bool],
-          threads: int = 1) -> PartResult:
-    """Parse EVTX records with the `evtx` package; `emit(record_dict)` returns False for a record it
-    rejects (the reason goes into bad_records by the caller). Records are attributed to chunks by id range."""
+def parse(source: "str | IO[bytes]", chunks: List[Chunk], emit: Callable[[str, int], bool],
+          skip: Optional[Callable[[str], bool]] = None) -> PartResult:
+    """Parse EVTX records with the `evtx` package (one thread: the pool gives the parallelism). For each
+    record, skip(text) True counts it in `unstaged` only; else emit(text, record id) writes it and returns
+    False for a record it rejects (the reason goes into bad_records by the caller). Records are attributed
+    to chunks by id range."""
     from evtx import PyEvtxParser
 
     res = PartResult()
     ranges = [(c.first_id, c.last_id, c.index) for c in chunks if c.readable]
     last_chunk = -1
     try:
-        parser = PyEvtxParser(source, threads)
+        parser = PyEvtxParser(source, 1)
     except (OSError, RuntimeError) as exc:
         raise ValueError(f"not a readable EVTX file: {exc}") from exc
     it: Iterator = iter(parser.records_json())
-    # the hot loop (about as long as the parse itself when written plainly): the current chunk's id range and
-    # id list held in locals; a chunk's count is the length of its id list
+    # the hot loop (as long as the parse itself when written plainly): the current chunk's id range and id
+    # list held in locals; a chunk's count is the length of its id list
     ids: Dict[int, List[int]] = res.read_ids
     lo, hi, cur_ids = 1, 0, ids.setdefault(-1, [])
-    written = 0
+    written = unstaged = 0
     in_emit = False
     while True:
         try:
             for rec in it:
-                if rec is None:       # (the iterator is typed Optional; the parser yields records)
-                    continue
-                rid = rec.get("event_record_id") or 0
+                rid = rec["event_record_id"] or 0
                 if not lo <= rid <= hi:
                     lo, hi, cur_ids = 1, 0, ids[-1]
                     last_chunk = -1
@@ -189,8 +189,12 @@ def parse(source: "str | IO[bytes]", chunks: List[Chunk], emit: Callable[[Dict],
                             cur_ids = ids.setdefault(ci, [])
                             break
                 cur_ids.append(rid)
+                text = rec["data"]
+                if skip is not None and skip(text):
+                    unstaged += 1
+                    continue
                 in_emit = True
-                if emit(rec):
+                if emit(text, rid):
                     written += 1
                 in_emit = False
             break
@@ -199,7 +203,8 @@ def parse(source: "str | IO[bytes]", chunks: List[Chunk], emit: Callable[[Dict],
                 raise
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             res.errors.append((last_chunk, msg))
-    res.written = written
+    res.written = written + unstaged
+    res.unstaged = unstaged
     for idx in [k for k, v in ids.items() if not v]:
         del ids[idx]
     res.read_count = {k: len(v) for k, v in ids.items()}
