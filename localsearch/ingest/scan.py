@@ -76,6 +76,9 @@ def _scan(con: duckdb.DuckDBPyConnection, units: List[Unit],
     Without `field_names` (no raw-event search to serve) the costly per-record key listing is skipped;
     with a `line_filter` it is done on the candidate lines only (see _scan_filtered)."""
     by_name = {str(u.sql_path): u for u in units}
+    if not field_names and all(u.report is None for u in units):
+        _scan_staged_light(con, units, by_name, tick)
+        return
     if not field_names:
         _scan_light(con, units, by_name, tick)
         return
@@ -152,6 +155,26 @@ def _scan_light(con: duckdb.DuckDBPyConnection, units: List[Unit], by_name: Dict
             u.needs_python = WIDE_REASON
         elif fname in dups:     # (only process records matter here: the data model is all a light load builds)
             u.needs_python = DUPLICATE_KEYS_REASON
+        u.events += n
+
+
+def _scan_staged_light(con: duckdb.DuckDBPyConnection, units: List[Unit], by_name: Dict[str, Unit],
+                       tick: Optional[Callable[[float], None]]) -> None:
+    """_scan_light over bundles of staged events: they hold JSON objects written from flat dicts, so no key
+    repeats and the duplicate-key test is left out; the process-creation records are inserted by a filtered
+    read and the lines counted by a second one (about three times faster than one read with a list aggregate).
+    The Winlogbeat and width tests stay: a bundle failing them is reported as a fault by the loader."""
+    read = f"read_ndjson_objects({path_list(units)}, filename = true)"
+    _execute(con, f"INSERT INTO {PROC_TABLE} SELECT filename, json FROM {read} "
+                  f"WHERE regexp_matches(json, {sql_literal(PROC_RE)})", tick)
+    rows = con.execute(f"SELECT filename, count(*), count(*) FILTER (WHERE {NESTED_TEXT_SQL}), "
+                       f"count(*) FILTER (WHERE {WIDE_SQL}) FROM {read} GROUP BY filename").fetchall()
+    for fname, n, winlog, wide in rows:
+        u = by_name[fname]
+        if winlog:
+            u.needs_python = WINLOGBEAT_REASON
+        elif wide:
+            u.needs_python = WIDE_REASON
         u.events += n
 
 
