@@ -126,21 +126,45 @@ def stage_path(path: Path, out: IO[str], processes_only: bool = False) -> EvtxOu
 
 # --- the pool ---------------------------------------------------------------------------------------------
 
-_Task = Tuple[str, int, int, List[ef.Chunk], bool, str, bool]
+_Part = Tuple[int, str, int, int, List[ef.Chunk], bool]     # file index, path, chunks [lo, hi), them, whole file
 
 
-def _task(args: _Task) -> Tuple[str, ef.PartResult]:
-    """Worker: parse chunks [lo, hi) of a file (or the whole file), append its events to this worker's file."""
-    path, lo, hi, chunks, whole, out_dir, processes_only = args
+def _task(parts: List[_Part], out_dir: str, processes_only: bool) -> Tuple[str, List[Tuple[int, ef.PartResult]]]:
+    """Worker: parse some parts (chunks [lo, hi) of a file, or whole files), append their events to this
+    worker's file; (that file, each part's result). ValueError names the file that is not readable EVTX."""
     out_path = os.path.join(out_dir, f"staged-evtx-{os.getpid()}.ndjson")
+    results: List[Tuple[int, ef.PartResult]] = []
     with open(out_path, "a", encoding="utf-8") as out:
-        source = path if whole else ef.ChunkView(Path(path), lo, hi)
-        try:
-            res = _parse(source, chunks, out, processes_only)  # type: ignore[arg-type]
-        finally:
-            if not isinstance(source, str):
-                source.close()
-    return out_path, res
+        for i, path, lo, hi, chunks, whole in parts:
+            source = path if whole else ef.ChunkView(Path(path), lo, hi)
+            try:
+                results.append((i, _parse(source, chunks, out, processes_only)))  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from exc
+            finally:
+                if not isinstance(source, str):
+                    source.close()
+    return out_path, results
+
+
+def _batches(paths: List[Path], censuses: List[ef.Census]) -> List[List[_Part]]:
+    """The parts of the files (a large file in parts of PART_CHUNKS chunks), put together in tasks of about
+    PART_CHUNKS chunks each: many small files go to a worker a batch at a time, not one by one."""
+    batches: List[List[_Part]] = []
+    cur: List[_Part] = []
+    size = 0
+    for i, (p, c) in enumerate(zip(paths, censuses)):
+        ranges = ef.parts(c, PART_CHUNKS)
+        for lo, hi in ranges:
+            chunks = [ch for ch in c.chunks if lo <= ch.index < hi]     # (the census is read once, here)
+            cur.append((i, str(p), lo, hi, chunks, len(ranges) == 1))
+            size += max(1, hi - lo)
+            if size >= PART_CHUNKS:
+                batches.append(cur)
+                cur, size = [], 0
+    if cur:
+        batches.append(cur)
+    return batches
 
 
 def _merge(parts: List[ef.PartResult]) -> ef.PartResult:
@@ -166,12 +190,6 @@ def stage_files(paths: List[Path], out_dir: Path, workers: Optional[int] = None,
     for p in paths:
         with open(p, "rb") as fh:
             censuses.append(ef.read_census(fh, os.fstat(fh.fileno()).st_size))
-    tasks: List[Tuple[int, _Task]] = []
-    for i, (p, c) in enumerate(zip(paths, censuses)):
-        ranges = ef.parts(c, PART_CHUNKS)
-        for lo, hi in ranges:
-            chunks = [ch for ch in c.chunks if lo <= ch.index < hi]     # (the census is read once, here)
-            tasks.append((i, (str(p), lo, hi, chunks, len(ranges) == 1, str(out_dir), processes_only)))
     by_file: Dict[int, List[ef.PartResult]] = {i: [] for i in range(len(paths))}
     outs: Dict[str, None] = {}
     import multiprocessing
@@ -182,15 +200,13 @@ def stage_files(paths: List[Path], out_dir: Path, workers: Optional[int] = None,
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        futures = [(i, pool.submit(_task, t)) for i, t in tasks]
-        for i, fut in futures:
-            try:
-                out_path, res = fut.result()
-            except ValueError as exc:
-                raise ValueError(f"{paths[i]}: {exc}") from exc
+        futures = [pool.submit(_task, b, str(out_dir), processes_only) for b in _batches(paths, censuses)]
+        for fut in futures:
+            out_path, results = fut.result()
             outs[out_path] = None
-            by_file[i].append(res)
-            if done is not None:
-                done(i)
+            for i, res in results:
+                by_file[i].append(res)
+                if done is not None:
+                    done(i)
     outcomes = [_outcome(c, _merge(by_file[i])) for i, c in enumerate(censuses)]
     return [Path(p) for p in outs], outcomes
