@@ -351,10 +351,12 @@ def _batches(rows: Iterable[Sequence[Value]], size: int) -> Iterator[list[Sequen
 def run_streaming_command(argv: list[str], args: list[str], fields: list[str],
                           rows: Iterable[Sequence[Value]], *, chunk_size: int = 50_000,
                           app: str = "DA-ESS-WmiProcessExecution", cwd: str | None = None,
-                          search: str = "", env: dict | None = None, timeout: float = 300.0) -> CommandOutput:
+                          search: str = "", env: dict | None = None, timeout: float = 300.0,
+                          started: ChunkedProcess | None = None) -> CommandOutput:
     """Run a streaming command over ``rows`` as splunkd would and collect its output.
 
     Raises CommandFailed if the command reports an ERROR/FATAL message, stops answering, or exits non-zero.
+    ``started``: the command's process, started earlier with the same argv, cwd and env (see prestart).
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
@@ -366,7 +368,7 @@ def run_streaming_command(argv: list[str], args: list[str], fields: list[str],
     out_index: dict[str, int] = {}
     out_rows: list[list[Value]] = []
     records_in = 0
-    proc = ChunkedProcess(argv, cwd=cwd, env=env)
+    proc = started if started is not None and started.argv == list(argv) else ChunkedProcess(argv, cwd=cwd, env=env)
     deadline = time.monotonic() + timeout
     watchdog = threading.Timer(timeout, proc.proc.kill)
     watchdog.daemon = True

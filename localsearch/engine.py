@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import duckdb
 
@@ -85,13 +85,67 @@ def to_value(value: object) -> Value:
     return text if text != "" else None
 
 
+def command_argv(confs: AppConfs, python: str, cmd: CustomCmd) -> List[str]:
+    """How a custom command is run: [python, its script in the app's bin/], from commands.conf, as splunkd
+    finds it (a protocol v2 Python script); SplError/Unsupported for one that cannot be run."""
+    name, pos = cmd.name, cmd.pos
+    commands = confs.conf("commands")
+    stanza = name if commands.has_stanza(name) else name.lower()
+    if not commands.has_stanza(stanza):
+        raise Unsupported(f"command {name}", pos)
+    filename = commands.get(stanza, "filename")
+    if not filename:
+        raise SplError(f"command {name}: no filename in {commands.where(stanza)}", pos)
+    if (commands.get(stanza, "chunked") or "false").strip().lower() not in ("1", "true", "t", "yes", "y"):
+        raise Unsupported(f"command {name}: protocol v1 (chunked is not true)", pos)
+    try:
+        script = confine.command_script(confs.app_dir / "bin", filename, commands.where(stanza))
+    except confine.OutsideApp as exc:
+        raise SplError(f"command {name}: {exc}", pos) from None
+    if not filename.endswith(".py") or not script.is_file():
+        raise SplError(f"command {name}: {script} does not exist or is not a Python script", pos)
+    return [python, str(script)]
+
+
+def start_commands(confs: AppConfs, pipeline: Pipeline, python: str = sys.executable) -> Dict[Tuple[str, ...], Any]:
+    """Start the processes of the pipeline's custom commands now (argv -> process), so that their start-up
+    (an interpreter and splunklib, about a sixth of a second) overlaps the loading of the events; the engine
+    given them speaks to them, and close_started() ends those never used. A command that cannot be run is
+    left for the engine to report when the search reaches it."""
+    from .chunked import ChunkedProcess
+    started: Dict[Tuple[str, ...], Any] = {}
+    for cmd in pipeline.commands:
+        if not isinstance(cmd, CustomCmd):
+            continue
+        try:
+            argv = command_argv(confs, python, cmd)
+        except SplError:
+            continue
+        if tuple(argv) not in started:
+            try:
+                started[tuple(argv)] = ChunkedProcess(argv, cwd=str(confs.app_dir))
+            except OSError:
+                continue
+    return started
+
+
+def close_started(started: Dict[Tuple[str, ...], Any]) -> None:
+    """End started command processes (start_commands) that were not used."""
+    for proc in started.values():
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+        proc.close(timeout=5.0)
+    started.clear()
+
+
 class SearchEngine:
     def __init__(self, con, columns: Dict[str, Dict[str, str]], confs: AppConfs, *,
                  earliest: Optional[float] = None, latest: Optional[float] = None,
                  app_name: str = "DA-ESS-WmiProcessExecution", chunk_size: int = CHUNK_SIZE,
                  python: str = sys.executable, command_runner: Optional[Callable] = None,
                  events_label: Optional[str] = None,
-                 field_exists: Optional[Callable[[str], bool]] = None):
+                 field_exists: Optional[Callable[[str], bool]] = None,
+                 started: Optional[Dict[Tuple[str, ...], Any]] = None):
         self.con = con
         # how warnings name the `events` rows when the loader holds only a prefiltered part of them
         self.events_label = events_label
@@ -106,6 +160,8 @@ class SearchEngine:
         self.chunk_size = chunk_size
         self.python = python
         self.command_runner = command_runner
+        # command processes started before the events were loaded (start_commands): argv -> process
+        self.started: Dict[Tuple[str, ...], Any] = dict(started or {})
         self._n = 0
         self.messages: List[Tuple[str, str]] = []
         self.warnings: List[str] = []
@@ -127,6 +183,8 @@ class SearchEngine:
         except SplError as exc:
             pipeline.annotate(exc)       # names the macro the error's position points into
             raise
+        finally:
+            self.close_started()
         fields, rows = self.fetch(frame)
         return Result(fields, rows, list(self.messages), list(self.warnings), pipeline.search)
 
@@ -231,35 +289,29 @@ class SearchEngine:
         return " AND ".join(conds) if conds else "TRUE"
 
     # ---- custom search commands ------------------------------------------------------------------------
+    def close_started(self) -> None:
+        """End the started command processes that no command used."""
+        close_started(self.started)
+
     def custom(self, frame: Frame, cmd: CustomCmd) -> Frame:
-        name, pos = cmd.name, cmd.pos
-        commands = self.confs.conf("commands")
-        stanza = name if commands.has_stanza(name) else name.lower()
-        if not commands.has_stanza(stanza):
-            raise Unsupported(f"command {name}", pos)
-        filename = commands.get(stanza, "filename")
-        if not filename:
-            raise SplError(f"command {name}: no filename in {commands.where(stanza)}", pos)
-        if (commands.get(stanza, "chunked") or "false").strip().lower() not in ("1", "true", "t", "yes", "y"):
-            raise Unsupported(f"command {name}: protocol v1 (chunked is not true)", pos)
-        try:
-            script = confine.command_script(self.confs.app_dir / "bin", filename, commands.where(stanza))
-        except confine.OutsideApp as exc:
-            raise SplError(f"command {name}: {exc}", pos) from None
-        if not filename.endswith(".py") or not script.is_file():
-            raise SplError(f"command {name}: {script} does not exist or is not a Python script", pos)
+        name = cmd.name
+        argv = command_argv(self.confs, self.python, cmd)
         args = cmd.args
         fields = frame.names()
         runner = self.command_runner
+        extra: Dict[str, Any] = {}
         if runner is None:
             from .chunked import CommandFailed, run_streaming_command
             runner = run_streaming_command
+            started = self.started.pop(tuple(argv), None)
+            if started is not None:
+                extra["started"] = started
         else:
             from .chunked import CommandFailed
         try:
-            out = runner([self.python, str(script)], args, fields, self._rows(frame),
+            out = runner(argv, args, fields, self._rows(frame),
                          chunk_size=self.chunk_size, app=self.app_name, cwd=str(self.confs.app_dir),
-                         search=self.search)
+                         search=self.search, **extra)
         except CommandFailed as exc:
             self.messages.extend(getattr(exc, "messages", []) or [])
             raise CommandError(f"command {name} failed: {exc}") from exc

@@ -86,11 +86,8 @@ def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], 
     if missing and not keep_going:
         raise InputError("no such file or folder: " + ", ".join(missing))
 
-    import duckdb
-
-    from .confcheck import local_conf_warnings
-    from .engine import CommandError, SearchEngine, sources_of
-    from .ingest import DERIVED_FIELDS, LoadError, load_events
+    from .engine import close_started, sources_of, start_commands
+    from .ingest import DERIVED_FIELDS
     from .spl.pipeline import Pipeline, parse_pipeline
     from .spl.prefilter import pipeline_filter
 
@@ -105,6 +102,25 @@ def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], 
             line_filter = pipeline_filter(pipeline, DERIVED_FIELDS)
     except SplError:
         pass                  # the search itself reports the error, after loading
+    started = start_commands(confs, pipeline) if pipeline is not None else {}
+    try:
+        return _load_and_run(confs, search, label, paths, pipeline, raw_events, line_filter, started,
+                             earliest=earliest, latest=latest, progress=progress, origin=origin,
+                             saved_name=saved_name, keep_going=keep_going)
+    finally:
+        close_started(started)
+
+
+def _load_and_run(confs: AppConfs, search: str, label: str, paths: Sequence[Path], pipeline: Any,
+                  raw_events: bool, line_filter: Optional[str], started: Dict[Tuple[str, ...], Any], *,
+                  earliest: Optional[float], latest: Optional[float],
+                  progress: Optional[Callable[[int, int], None]], origin: Optional[Tuple[str, str]],
+                  saved_name: Optional[str], keep_going: bool) -> Outcome:
+    import duckdb
+
+    from .confcheck import local_conf_warnings
+    from .engine import CommandError, SearchEngine
+    from .ingest import LoadError, load_events
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would write to stdout
     try:
@@ -118,7 +134,8 @@ def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], 
     events_label = (None if report.candidates is None else
                     "the events whose text can match the search's values (the prefiltered events)")
     engine = SearchEngine(con, report.columns, confs, earliest=earliest, latest=latest, app_name=app_name,
-                          events_label=events_label, field_exists=report.field_exists)
+                          events_label=events_label, field_exists=report.field_exists, started=started)
+    started.clear()               # the engine owns them now (and ends the ones it does not use)
     engine.warnings.extend(local_conf_warnings(confs, saved_name))     # local tuning that does nothing
     local = confs.local_dir
     outcome = Outcome(report=report,
