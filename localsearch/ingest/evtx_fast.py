@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -164,6 +165,11 @@ def parse(source: "str | IO[bytes]", chunks: List[Chunk], emit: Callable[[str, i
 
     res = PartResult()
     ranges = [(c.first_id, c.last_id, c.index) for c in chunks if c.readable]
+    # a record's chunk: the first (in file order) whose id range holds it; found by bisection when the ranges
+    # do not overlap (a sound file), else by a scan in file order (a damaged file)
+    by_start = sorted(ranges)
+    disjoint = all(a[1] < b[0] for a, b in zip(by_start, by_start[1:]))
+    starts = [r[0] for r in by_start]
     last_chunk = -1
     try:
         parser = PyEvtxParser(source, 1)
@@ -180,10 +186,15 @@ def parse(source: "str | IO[bytes]", chunks: List[Chunk], emit: Callable[[str, i
         try:
             for rec in it:
                 rid = rec["event_record_id"] or 0
-                if not lo <= rid <= hi:
+                if not lo <= rid <= hi:       # a record of another chunk
                     lo, hi, cur_ids = 1, 0, ids[-1]
                     last_chunk = -1
-                    for lo_k, hi_k, ci in ranges:
+                    if disjoint:
+                        k = bisect_right(starts, rid)
+                        found = [by_start[k - 1]] if k else []
+                    else:
+                        found = ranges
+                    for lo_k, hi_k, ci in found:
                         if lo_k <= rid <= hi_k:
                             lo, hi, last_chunk = lo_k, hi_k, ci
                             cur_ids = ids.setdefault(ci, [])
