@@ -54,6 +54,7 @@ def formula(search: str, derived=("host", "EventCode", "process_name")):
     ("a=abcdef OR NOT b=ghijkl", None),
     ("NOT a=abcdef", None), ("a!=abcdef", None), ("a>abcdefgh", None), ("a<=abcdefgh", None),
     ("*", None), ("abcdefgh", None),
+    ("a=abcdef 2520", Contains("abcdef")), ("a=abcdef OR 2520", None),   # bare terms constrain nothing
     ("a IN (abcdef, ghijkl)", AnyOf((Contains("abcdef"), Contains("ghijkl")))),
     ("a IN (abcdef, gh)", None),
     ("(a=abcdef OR b=ghijkl) NOT c=mnopqr d=st", AnyOf((Contains("abcdef"), Contains("ghijkl")))),

@@ -99,6 +99,7 @@ def test_lower_case_operator_words_are_terms_and_the_refusal_says_so(word: str) 
     ("cmd", ["3", "4"]),                          # a segment before a minor breaker (cmd.exe, cmd%2B)
     ("CMD", ["3", "4"]),                          # case-insensitive
     ("line", ["4"]),                              # after the major breaker %2B
+    ("2Bline", []),                               # %2B is one major breaker: its '%' is no minor breaker
     ("wmiprvse", ["3", "4"]),
     ("allowed", ["1"]),
     ("allow", []),                                # not a segment of "allowed"
