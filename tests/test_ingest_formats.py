@@ -155,7 +155,8 @@ def test_archive_members_are_named_by_their_path_inside(tmp_path: Path) -> None:
         assert set(read) == {f"{made}!/data/{p.name}" for p in files}
         assert {str(f.path): f.note for f in r.files if f.format == "ignored"} == \
             {f"{made}!/data/README.txt": "unknown format: first line starts with 'not event data' (expected EVTX, "
-                                        "<Event ...> XML lines, JSON lines or a Splunk CSV/JSON export)"}
+                                        "<Event ...> XML lines, JSON lines, a Splunk CSV/JSON export or "
+                                        "classic WinEventLog text)"}
         assert {f.container for f in read.values()} == {made.name.endswith(".zip") and "zip" or "tar"}
         want = detect(files)
         assert r.events == want["events"]

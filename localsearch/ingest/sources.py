@@ -97,6 +97,10 @@ class EventSource:
     # raw Windows field -> ECS field path (dotted) an Elastic module moves it to; a `hex:`, `user:` or
     # `hashes:` prefix names the conversion back (layouts.ecs_value)
     ecs: Mapping[str, str] = field(default_factory=dict)
+    # classic (non-XML) WinEventLog text: raw Windows field -> the search-time field the Splunk add-on reads
+    # in its place from the classic message body; a `subject:`/`target:` prefix takes that section's value
+    # of a field both sections carry (wineventlog_text.py). Empty: the source's classic text is not read.
+    classic: Mapping[str, str] = field(default_factory=dict)
 
 
 INTEGRITY_SIDS = (("S-1-16-0", "Untrusted"), ("S-1-16-4096", "Low"), ("S-1-16-8192", "Medium"),
@@ -152,6 +156,20 @@ SECURITY_4688 = EventSource(
     ecs={
         "NewProcessName": "process.executable", "NewProcessId": "hex:process.pid",
         "ParentProcessName": "process.parent.executable", "CommandLine": "process.command_line",
+    },
+    # Splunk Add-on for Microsoft Windows, props.conf [source::WinEventLog:Security] beside
+    # [source::XmlWinEventLog:Security] (8.1.2 and 8.4.0): process_path New_Process_Name / NewProcessName,
+    # parent_process Creator_Process_Name / ParentProcessName, parent_process_id Creator_Process_ID /
+    # ProcessId, Process_Command_Line / CommandLine; `user` from the Target Subject's Account Name, else the
+    # Creator Subject's (REPORT-user_for_windows_security, REPORT-src_user_for_windows_security and
+    # EVAL-user); NewProcessId is the add-on's EXTRACT-process_id_for_windows_security (wineventlog_text.py).
+    # Microsoft's event 4688 documentation names each message line's XML field.
+    classic={
+        "NewProcessName": "New_Process_Name", "CommandLine": "Process_Command_Line",
+        "ParentProcessName": "Creator_Process_Name", "ProcessId": "Creator_Process_ID",
+        "MandatoryLabel": "Mandatory_Label",
+        "SubjectUserName": "subject:Account_Name", "TargetUserName": "target:Account_Name",
+        "SubjectUserSid": "subject:Security_ID", "TargetUserSid": "target:Security_ID",
     },
 )
 

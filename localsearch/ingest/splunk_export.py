@@ -6,15 +6,17 @@ Formats (REFERENCE section 8; Splunk Search Manual "Export search results"):
   inside one quoted cell.
 - JSON (Splunk Web export, REST `output_mode=json`): one `{"preview":false,"offset":N,"result":{...}}` object per
   line; every value in `result` is a string or a list of strings (multivalue).
-- Raw: each event's `_raw`, one per line for XmlWinEventLog, which is the XmlWinEventLog text reader's input.
+- Raw: each event's `_raw`, one per line for XmlWinEventLog, which is the XmlWinEventLog text reader's input;
+  classic WinEventLog events span several lines each (stage_splunk_raw_classic).
 
 Each event is rebuilt from its `_raw` as the Windows and Sysmon add-ons read it (XmlWinEventLog: the XML
-`<Event>`, flatten.xml_event_to_flat; JSON events such as OTRF's: the JSON lines rules), so every field a search uses comes from the same place as for an EVTX or
-XML file; the exported search-time fields (which include the add-ons' own CIM aliases) are not read again.
+`<Event>`, flatten.xml_event_to_flat; JSON events such as OTRF's: the JSON lines rules; classic WinEventLog
+text: wineventlog_text.py), so every field a search uses comes from the same place as for an EVTX or XML
+file; the exported search-time fields (which include the add-ons' own CIM aliases) are not read again.
 A row without `_raw` (an export of a `table`) gives its columns as the event's fields. Splunk's default fields
 of the export (`host`, `source`, `sourcetype`, `index`, `_time`) are kept: they override what the runner would
-derive, under the hidden names `_ls_default.<field>` (load.py). Classic (non-XML) WinEventLog `_raw` is not
-read: each such record is skipped with `unsupported in local runs: classic WinEventLog text`.
+derive, under the hidden names `_ls_default.<field>` (load.py). Classic WinEventLog records the add-on's rules
+do not settle are skipped with `unsupported in local runs: <what>` (wineventlog_text.py).
 """
 from __future__ import annotations
 
@@ -23,17 +25,19 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
-from typing import IO, Any, Callable, Dict, Iterator, Optional
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .bounds import MAX_FIELDS, MAX_RECORD_BYTES, TOO_LONG, BoundError, bounded_loads, lines
 from .flatten import xml_event_to_flat
 from .layouts import json_to_flat
+from .wineventlog_text import event_from_text, starts_event
 
 Skip = Callable[[int, str], None]
 Tick = Callable[[int], None]
 OVERRIDE = "_ls_default."          # hidden keys: Splunk default fields given by the export itself
 DEFAULTS = ("host", "source", "sourcetype", "index", "_time")
-CLASSIC = "unsupported in local runs: classic (non-XML) WinEventLog text in _raw"
 
 
 def epoch_text(value: str) -> Optional[str]:
@@ -79,8 +83,8 @@ def event_from_result(result: Dict[str, Any]) -> Dict[str, str]:
                 flat = xml_event_to_flat(ET.fromstring(text))
             except ET.ParseError as exc:
                 raise ValueError(f"malformed XML in _raw: {exc}") from None
-        else:
-            raise ValueError(CLASSIC)
+        else:                             # classic WinEventLog text (sourcetype WinEventLog)
+            flat = event_from_text(text)
     else:
         flat = {}
         for k, v in result.items():
@@ -173,4 +177,80 @@ def stage_splunk_csv(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick) -> int
             continue
         _write(out, flat)
         n += 1
+    return n
+
+
+# ---- Splunk's raw export of classic WinEventLog events ----------------------------------------------------
+@dataclass
+class ClassicStats:
+    """What a raw export of classic events lacks: their time zone (the text holds the forwarder's local
+    time only, so `_time` is unknown; a CSV or JSON export carries it)."""
+    untimed: int = 0
+
+    def warnings(self, name: Path) -> List[str]:
+        if not self.untimed:
+            return []
+        return [f"{name}: {self.untimed:,} classic WinEventLog event(s) carry only the forwarder's local time, "
+                "without a time zone: their _time is unknown (a CSV or JSON export of the search gives it)"]
+
+
+def _classic_records(fh: IO[bytes], skip: Skip) -> Iterator[Tuple[int, bytes, int]]:
+    """(first line number, event text, bytes read): an event runs from a line that opens with the classic
+    time stamp to the next such line (Splunk's LINE_BREAKER for WinEventLog). Text before the first event
+    is reported once."""
+    buf: List[bytes] = []
+    start = size = held = 0
+    dropping = False
+    leading: Optional[int] = None
+    for lineno, raw in enumerate(lines(fh, skip), 1):
+        size += len(raw)
+        if raw is TOO_LONG:              # reported by lines(); the event holding it is not read
+            buf, held, dropping = [], 0, True
+            continue
+        line = raw[3:] if lineno == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
+        if starts_event(line.decode("utf-8", "replace")):
+            if buf:
+                yield start, b"".join(buf), size - len(raw)
+                size = len(raw)
+            buf, held, dropping, start = [line], len(line), False, lineno
+            continue
+        if dropping:
+            continue
+        if not buf:
+            if line.strip() and leading is None:
+                leading = lineno
+                skip(lineno, "text before the first classic WinEventLog event (no MM/DD/YYYY hh:mm:ss AM line)")
+            continue
+        buf.append(line)
+        held += len(line)
+        if held > MAX_RECORD_BYTES:
+            skip(start, f"record over the {MAX_RECORD_BYTES >> 20} MiB limit: not read")
+            buf, held, dropping = [], 0, True
+    if buf:
+        yield start, b"".join(buf), size
+
+
+def stage_splunk_raw_classic(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick,
+                             stats: Optional[ClassicStats] = None) -> int:
+    """Splunk's raw export of classic WinEventLog events (each `_raw` as it is, events one after another).
+    A record's number is its first line's."""
+    n = done = 0
+    for lineno, raw, size in _classic_records(fh, skip):
+        done += size
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            skip(lineno, f"not UTF-8 text: {exc}")
+            continue
+        try:
+            flat = event_from_text(text.rstrip("\n"))
+        except ValueError as exc:
+            skip(lineno, str(exc))
+            continue
+        _write(out, flat)
+        n += 1
+        if stats is not None:
+            stats.untimed += 1
+        if n % 20_000 == 0:
+            tick(done)
     return n

@@ -9,7 +9,7 @@ from typing import IO, Callable, List, Optional, Tuple
 
 from . import evtx_pool, readers, splunk_export
 from .containers import GZIP, Archives
-from .detect import EVTX, JSONL, SPLUNK_CSV, SPLUNK_JSON, XML
+from .detect import EVTX, JSONL, SPLUNK_CSV, SPLUNK_JSON, WINEVENTLOG, XML
 from .inputs import Input
 from .layouts import LayoutStats, stats_warnings
 from .model import FileReport, LoadReport, Skipped
@@ -67,6 +67,12 @@ class Stager:
             freport.format = stats.format_name(freport.format)
             self.report.warnings.extend(stats_warnings(src.name, stats))
             return
+        if fmt == WINEVENTLOG:
+            cstats = splunk_export.ClassicStats()
+            with src.open(self.archives) as fh:
+                freport.events_read = splunk_export.stage_splunk_raw_classic(fh, out, skip, self.tick, cstats)
+            self.report.warnings.extend(cstats.warnings(src.name))
+            return
         reader = {XML: readers.stage_xml_lines,
                   SPLUNK_CSV: splunk_export.stage_splunk_csv, SPLUNK_JSON: splunk_export.stage_splunk_json}[fmt]
         with src.open(self.archives) as fh:
@@ -105,7 +111,7 @@ def input_sql_path(src: Input, staging: Path, n: int) -> Path:
 def stage_or_fail(stager: "Stager", src: Input, fr: FileReport, fail: Callable[[Path, str], None],
                    report: LoadReport) -> None:
     try:
-        stager.stage(src, fr.format if fr.format in (EVTX, XML, SPLUNK_CSV, SPLUNK_JSON) else JSONL, fr)
+        stager.stage(src, fr.format if fr.format in (EVTX, XML, SPLUNK_CSV, SPLUNK_JSON, WINEVENTLOG) else JSONL, fr)
     except (OSError, ValueError, EOFError) as exc:
         _drop(report, fr)
         fail(src.name, _reason(exc))
