@@ -133,6 +133,25 @@ def test_raw_export_of_multi_line_events(tmp_path: Path) -> None:
     assert any("without a time zone: their _time is unknown" in w for w in r.warnings)
 
 
+def test_raw_export_mixing_xml_and_classic_events(tmp_path: Path) -> None:
+    """An XmlWinEventLog `<Event>` line is an event of its own; text after it that opens no event is reported."""
+    f = tmp_path / "mixed.log"
+    xml_child = dict(WMI_CHILD, NewProcessId="0xd50")
+    f.write_text(cr.classic_4688(SYSTEM, WMI_CHILD) + "\n" + xml_4688(SYSTEM, xml_child) + "\nstray text\n\n"
+                 + LOGON_4624, encoding="utf-8")
+    con = duckdb.connect()
+    r = load_events([f], con)
+    assert (r.events, r.processes) == (3, 2)
+    stray = f.read_text().splitlines().index("stray text") + 1
+    assert [(s.record_number, s.reason.split(" (")[0]) for s in r.skipped] == \
+        [(stray, "text outside any classic WinEventLog event")]
+    assert con.execute("SELECT process_id, source FROM processes ORDER BY 1").fetchall() == \
+        [("0xd44", "WinEventLog:Security"), ("0xd50", "XmlWinEventLog:Security")]
+    assert [w for w in r.warnings if "_time is unknown" in w] == \
+        [f"{f}: 2 classic WinEventLog event(s) carry only the forwarder's local time, without a time zone: "
+         "their _time is unknown (a CSV or JSON export of the search gives it)"]
+
+
 @pytest.mark.parametrize(("change", "reason"), [
     (lambda t: t.replace("\tNew Process Name:", "\tNeuer Prozessname:"),
      "unsupported in local runs: classic WinEventLog 4688 without a `New Process Name` line"),

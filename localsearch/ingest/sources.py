@@ -287,6 +287,10 @@ def check() -> None:
         extra = set(s.cim) - set(CIM_FIELDS)
         if extra:
             raise ValueError(f"{s.name}: unknown CIM fields {sorted(extra)}")
+        read = {n for spec in s.cim.values() for n in raw_names(spec)}
+        unread = set(s.classic) - read
+        if unread:
+            raise ValueError(f"{s.name}: classic fields for raw fields its mapping does not read {sorted(unread)}")
     for d in DATASETS:
         for s in d.sources:
             extra = set(s.cim) - set(d.fields)

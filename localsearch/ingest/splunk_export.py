@@ -195,45 +195,53 @@ class ClassicStats:
 
 
 def _classic_records(fh: IO[bytes], skip: Skip) -> Iterator[Tuple[int, bytes, int]]:
-    """(first line number, event text, bytes read): an event runs from a line that opens with the classic
-    time stamp to the next such line (Splunk's LINE_BREAKER for WinEventLog). Text before the first event
-    is reported once."""
+    """(first line number, event text, bytes read): a classic event runs from a line that opens with its time
+    stamp to the next such line (Splunk's LINE_BREAKER for WinEventLog); a line `<Event ...>...</Event>` (an
+    XmlWinEventLog event of the same search) is a record of its own. Lines outside any event are reported,
+    once per run of them."""
     buf: List[bytes] = []
     start = size = held = 0
-    dropping = False
-    leading: Optional[int] = None
+    dropping = orphan = False
+
+    def close() -> Iterator[Tuple[int, bytes, int]]:
+        nonlocal buf, size, held
+        if buf:
+            yield start, b"".join(buf), size
+        buf, size, held = [], 0, 0
+
     for lineno, raw in enumerate(lines(fh, skip), 1):
-        size += len(raw)
         if raw is TOO_LONG:              # reported by lines(); the event holding it is not read
-            buf, held, dropping = [], 0, True
+            buf, size, held, dropping = [], 0, 0, True
             continue
         line = raw[3:] if lineno == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
-        if starts_event(line.decode("utf-8", "replace")):
-            if buf:
-                yield start, b"".join(buf), size - len(raw)
-                size = len(raw)
-            buf, held, dropping, start = [line], len(line), False, lineno
+        bare = line.strip()
+        if starts_event(line[:32].decode("utf-8", "replace")) or (bare.startswith(b"<Event")
+                                                                   and bare.endswith(b"</Event>")):
+            yield from close()
+            buf, size, held, start, dropping, orphan = [line], len(raw), len(line), lineno, False, False
+            if bare.startswith(b"<Event"):
+                yield from close()
             continue
+        size += len(raw)
         if dropping:
             continue
         if not buf:
-            if line.strip() and leading is None:
-                leading = lineno
-                skip(lineno, "text before the first classic WinEventLog event (no MM/DD/YYYY hh:mm:ss AM line)")
+            if bare and not orphan:
+                orphan = True
+                skip(lineno, "text outside any classic WinEventLog event (no MM/DD/YYYY hh:mm:ss AM line before it)")
             continue
         buf.append(line)
         held += len(line)
         if held > MAX_RECORD_BYTES:
             skip(start, f"record over the {MAX_RECORD_BYTES >> 20} MiB limit: not read")
-            buf, held, dropping = [], 0, True
-    if buf:
-        yield start, b"".join(buf), size
+            buf, size, held, dropping = [], 0, 0, True
+    yield from close()
 
 
 def stage_splunk_raw_classic(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick,
                              stats: Optional[ClassicStats] = None) -> int:
-    """Splunk's raw export of classic WinEventLog events (each `_raw` as it is, events one after another).
-    A record's number is its first line's."""
+    """Splunk's raw export of classic WinEventLog events (each `_raw` as it is, events one after another),
+    XmlWinEventLog lines among them read as XML. A record's number is its first line's."""
     n = done = 0
     for lineno, raw, size in _classic_records(fh, skip):
         done += size
@@ -242,14 +250,18 @@ def stage_splunk_raw_classic(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick
         except UnicodeDecodeError as exc:
             skip(lineno, f"not UTF-8 text: {exc}")
             continue
+        xml = text.lstrip().startswith("<")
         try:
-            flat = event_from_text(text.rstrip("\n"))
+            flat = xml_event_to_flat(ET.fromstring(text.strip())) if xml else event_from_text(text.rstrip("\n"))
+        except ET.ParseError as exc:
+            skip(lineno, f"malformed XML: {exc}")
+            continue
         except ValueError as exc:
             skip(lineno, str(exc))
             continue
         _write(out, flat)
         n += 1
-        if stats is not None:
+        if stats is not None and not xml:
             stats.untimed += 1
         if n % 20_000 == 0:
             tick(done)
