@@ -165,6 +165,8 @@ def test_raw_export_mixing_xml_and_classic_events(tmp_path: Path) -> None:
     (lambda t: t.replace("LogName=Security", "LogName=Security=x"),
      "unsupported in local runs: classic WinEventLog header line LogName= holding another `=`"),
     (lambda t: "LogName=Security\n" + t, "not classic WinEventLog text: first line 'LogName=Security'"),
+    (lambda t: t.replace("LogName=Security\n", ""), "unsupported in local runs: classic WinEventLog record with "
+     "a New Process Name line that is not a Security 4688 (LogName=None, EventCode=4688)"),
 ])
 def test_records_the_rules_do_not_settle_are_refused_and_counted(tmp_path: Path, change, reason: str) -> None:
     good = cr.classic_4688(SYSTEM, WMI_CHILD)

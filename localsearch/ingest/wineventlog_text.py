@@ -154,15 +154,16 @@ def event_from_text(raw: str) -> Dict[str, str]:
     computer = ex.one("ComputerName")
     if computer is not None:
         flat["Computer"] = computer
-    if channel is None:
-        return flat
-    registered = _registered(channel)
+    registered = _registered(channel) if channel is not None else []
     source = next((s for s in registered if s.event_code == code), None)
     if registered and not any(s.classic for s in registered):
         raise ValueError(f"{UNSUPPORTED}classic (non-XML) WinEventLog text of {channel} events: the Splunk "
                          "add-on's rules for that rendering could not be verified (use XmlWinEventLog)")
     if source is not None and source.classic:
         flat.update(_restore(source, ex, raw))
+    elif "New_Process_Name" in flat:     # a process creation the registry would not map: never silently
+        raise ValueError(f"{UNSUPPORTED}classic WinEventLog record with a New Process Name line that is not a "
+                         f"Security 4688 (LogName={channel}, EventCode={code})")
     return flat
 
 
