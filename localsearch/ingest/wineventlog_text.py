@@ -27,6 +27,9 @@ Splunk's SPL2 module generated from them, https://splunk.github.io/splunk-add-on
 of which only the opening could be read):
 - source `WinEventLog:<LogName>` (ta-windows-fix-classic-source `(?m)^LogName=(.+?)\\s*$`), sourcetype
   `WinEventLog` (ta-windows-fix-sourcetype keeps the part before the first `:`);
+- the eventtype that puts 4688 in Endpoint.Processes covers both forms (eventtypes.conf `windows_process_new`:
+  `eventtype=wineventlog_security (EventCode=4688 ...)`, `wineventlog_security`: `source=WinEventLog:Security OR
+  ... OR source=XmlWinEventLog:Security`);
 - Security 4688 (sources.SECURITY_4688.classic names each field): dest from ComputerName
   (ComputerName_as_dest `(?:[\\\\]+)?([^-].*)`), process_id from EXTRACT-process_id_for_windows_security
   `(?s)Process Information:.*?Process ID:\\s+(?<process_id>\\S+).*?(?:(?:\\r*\\n){2})`, user from the last
