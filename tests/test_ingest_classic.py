@@ -197,7 +197,11 @@ def test_crlf_line_ends_are_refused_per_record(tmp_path: Path) -> None:
     crlf = cr.classic_4688(SYSTEM, WMI_CHILD, crlf=True)
     r = load_events([json_export(tmp_path / "c.json", [crlf])], duckdb.connect())
     assert r.events == 0 and r.files[0].records_skipped == 1
-    assert "with a carriage return in " in r.skipped[0].reason
+    assert r.skipped[0].reason.startswith("unsupported in local runs: classic WinEventLog text with a carriage "
+                                          "return in ")
+    body = LOGON_4624.replace("\n\t", "\r\n\t")      # a generic event too: its values would hold the CR
+    r = load_events([json_export(tmp_path / "d.json", [body])], duckdb.connect())
+    assert r.events == 0 and "carriage return in Security_ID" in r.skipped[0].reason
     f = tmp_path / "crlf.log"                         # a raw export whose every line ends in CR LF
     first = cr.classic_4688(SYSTEM, WMI_CHILD)
     f.write_bytes((first + "\n" + LOGON_4624).replace("\n", "\r\n").encode())

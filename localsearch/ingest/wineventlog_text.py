@@ -141,10 +141,11 @@ def event_from_text(raw: str) -> Dict[str, str]:
     for name in HEADER_USED:
         if name in ex.unclear:
             raise ValueError(f"{UNSUPPORTED}classic WinEventLog header line {name}= holding another `=`")
-        for v in ex.fields.get(name, []):
-            if "\r" in v:
-                raise ValueError(f"{UNSUPPORTED}carriage return in the classic WinEventLog header {name} "
-                                 "(CR LF line ends: whether Splunk keeps the CR in the value was not verified)")
+    for name, vs in ex.fields.items():
+        if name != "Message" and any("\r" in v for v in vs):
+            raise ValueError(f"{UNSUPPORTED}classic WinEventLog text with a carriage return in {name} (CR LF "
+                             "line ends: wel-eq-kv and wel-col-kv keep the CR in the value; whether Splunk trims "
+                             "it was not verified)")
     flat = {k: "\n".join(vs) for k, vs in ex.fields.items()}
     channel = ex.one("LogName")
     code = ex.one("EventCode")
@@ -181,12 +182,6 @@ def _restore(source: EventSource, ex: Extracted, raw: str) -> Dict[str, str]:
     for name in USER_BEFORE_ACCOUNT_NAME:
         if name in f:
             raise _refuse(f"with a {name} field (the add-on would read user from it)")
-    used = {spec.split(":", 1)[-1] for spec in source.classic.values()}
-    for name in sorted(used):
-        for v in f.get(name, []):
-            if "\r" in v:
-                raise _refuse(f"with a carriage return in {name} (CR LF line ends: the add-on's wel-col-kv "
-                              "keeps it in the value; whether Splunk trims it was not verified)")
     if ex.one("Keywords") != "Audit Success":
         raise _refuse(f"with Keywords={ex.one('Keywords')} (the add-on's action for it is not verified)")
     computer = ex.one("ComputerName")
