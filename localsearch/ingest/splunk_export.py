@@ -32,11 +32,10 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple
 from .bounds import MAX_FIELDS, MAX_RECORD_BYTES, TOO_LONG, BoundError, bounded_loads, lines
 from .flatten import xml_event_to_flat
 from .layouts import json_to_flat
-from .wineventlog_text import event_from_text, starts_event
+from .wineventlog_text import OVERRIDE, event_from_text, starts_event
 
 Skip = Callable[[int, str], None]
 Tick = Callable[[int], None]
-OVERRIDE = "_ls_default."          # hidden keys: Splunk default fields given by the export itself
 DEFAULTS = ("host", "source", "sourcetype", "index", "_time")
 
 

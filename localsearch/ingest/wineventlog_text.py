@@ -49,7 +49,9 @@ from .sources import DATASETS, SOURCES, EventSource
 
 Fields = Dict[str, List[str]]
 UNSUPPORTED = "unsupported in local runs: "
-OVERRIDE = "_ls_default."              # splunk_export.OVERRIDE: Splunk default fields given by the record
+# hidden keys: Splunk default fields a record gives itself (an export's own; the add-on's source and sourcetype
+# of classic text), which win over what the runner would derive (fieldnames.with_export_defaults)
+OVERRIDE = "_ls_default."
 
 EVENT_START = re.compile(r"\d{2}/\d{2}/\d{2,4} \d{2}:\d{2}:\d{2} [aApPmM]{2}")
 WEL_MESSAGE = re.compile(r"(?sm)^(?P<pre>.+)\nMessage=(?P<msg>.+)$")
@@ -65,7 +67,7 @@ SID = re.compile(r"S-1-\d+(?:-\d+)*")
 USER_BEFORE_ACCOUNT_NAME = ("Logon_Account", "Logon_account", "Target_User_Name", "Primary_User_Name",
                             "Target_Account_Name", "New_Account_Name", "Caller_User_Name", "Client_User_Name",
                             "Target_Server_Name")
-# Header values read by the mapping (one `=` each, no CR) and the add-on's action rule.
+# Header values read by the mapping and the add-on's action rule (their lines must hold one `=`).
 HEADER_USED = ("LogName", "EventCode", "ComputerName", "Keywords")
 
 
