@@ -191,6 +191,21 @@ def test_missing_optional_lines_give_null_fields(tmp_path: Path) -> None:
     assert (got["process_id"], got["process_name"]) == (None, "cmd.exe")
 
 
+def test_multi_line_command_line_keeps_its_first_line(tmp_path: Path) -> None:
+    """A command line holding a line break: the classic message shows the rest on lines of their own, and
+    wel-col-kv's value ends at the line end, so Process_Command_Line (the add-on's `process`) is the first line;
+    the XML form keeps it whole. A later line shaped `Label: value` becomes a field of its own."""
+    data = dict(WMI_CHILD, CommandLine="powershell.exe -c \"Write-Host 1\nStatus: done\"")
+    con = duckdb.connect()
+    r = load_events([json_export(tmp_path / "c.json", [cr.classic_4688(SYSTEM, data)])], con)
+    c = r.columns["events"]
+    assert con.execute(f"SELECT process, {c['Status']} FROM events").fetchall() == \
+        [('powershell.exe -c "Write-Host 1', 'done"')]
+    assert con.execute("SELECT process FROM processes").fetchall() == [('powershell.exe -c "Write-Host 1',)]
+    (want,) = processes([json_export(tmp_path / "x.json", [xml_4688(SYSTEM, data)])])
+    assert want["process"] == data["CommandLine"]
+
+
 def test_crlf_line_ends_are_refused_per_record(tmp_path: Path) -> None:
     """Message lines ending in CR LF: wel-col-kv's `([^\\n]*)` keeps the CR in each value; whether Splunk trims
     it afterwards is not verified, so such records are refused, each counted."""
@@ -242,6 +257,8 @@ def test_classic_rendering_of_the_4688_dataset_detects_as_the_original(tmp_path:
     assert run(made) == want
     assert ms(processes([made])) == ms([dict(p, source="WinEventLog:Security", sourcetype="WinEventLog")
                                         for p in processes([src])])
+    crlf = load_events([cr.splunk_csv(src, tmp_path / "crlf.csv", crlf=True)], duckdb.connect())
+    assert (crlf.events, len(crlf.skipped)) == (0, len(want) + 4)          # the 6 process creations, refused
     # the raw export has no time zone: _time is unknown, so the results lack firstTime and lastTime
     raw = run(cr.splunk_raw(src, tmp_path / "security.log"))
     assert sorted(({k: v for k, v in r.items() if k not in ("firstTime", "lastTime")} for r in want),
