@@ -15,7 +15,7 @@ text: wineventlog_text.py), so every field a search uses comes from the same pla
 file; the exported search-time fields (which include the add-ons' own CIM aliases) are not read again.
 A row without `_raw` (an export of a `table`) gives its columns as the event's fields. Splunk's default fields
 of the export (`host`, `source`, `sourcetype`, `index`, `_time`) are kept: they override what the runner would
-derive, under the hidden names `_ls_default.<field>` (load.py). Classic WinEventLog records the add-on's rules
+derive, under the hidden names `_ls_default.<field>` (fieldnames.py). Classic WinEventLog records the add-on's rules
 do not settle are skipped with `unsupported in local runs: <what>` (wineventlog_text.py).
 """
 from __future__ import annotations
