@@ -16,8 +16,10 @@ from .model import LoadReport
 from .scan import PROC_TABLE
 from .sources import DATASETS, SOURCES, Dataset
 from .units import Unit, count_of
+
+
 def build_processes(con: duckdb.DuckDBPyConnection, units: List[Unit], report: LoadReport,
-                     ev_cols: Dict[str, str]) -> Dict[str, Tuple[int, int]]:
+                    ev_cols: Dict[str, str]) -> Dict[str, Tuple[int, int]]:
     """The `processes` table (CIM Endpoint.Processes) from the process-creation records of pass 1; returns
     per file read (SQL path): (rows, rows lacking a field their source always carries)."""
     needed = sorted(set(RAW_FIELDS_USED) | set(SYSTEM_ALIASES) | set(SYSTEM_ALIASES.values())

@@ -16,6 +16,7 @@ from .columns import assign_columns, quote_ident
 from .fieldnames import DEFAULT_FIELDS, HIDDEN, SYSTEM_ALIASES, with_export_defaults
 from .model import LoadError
 from .units import Unit, path_list, unit_groups
+
 MAX_VIEW_FIELDS = 2000
 
 

@@ -6,6 +6,7 @@ from typing import Callable, Dict, Optional
 
 from . import splunk_export
 from .cim import EVENT_ALIASES
+
 # Raw fields named like Splunk default fields are renamed extracted_<name>.
 DEFAULT_FIELDS = ("host", "source", "sourcetype", "index", "_time", "_raw", "linecount", "splunk_server")
 # Names the ingest layer adds to every event (Splunk System-field names; coalesced with OTRF names).

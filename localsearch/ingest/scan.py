@@ -15,6 +15,7 @@ from .bounds import MAX_FIELDS
 from .layouts import NESTED_KEYS
 from .sources import event_codes
 from .units import Unit, count_of, path_list, unit_groups
+
 # A loose text pre-filter for process-creation records; cim.Mapping.is_process() decides exactly.
 PROC_RE = r'"Event(?:ID|Code)"\s*:\s*"?(' + "|".join(event_codes()) + r')"?\s*[,}]'
 WINLOGBEAT_REASON = "records in a nested layout (Winlogbeat, ECS)"
@@ -231,8 +232,8 @@ def reset_unit(con: duckdb.DuckDBPyConnection, u: Unit) -> None:
 
 
 def scan_all(con: duckdb.DuckDBPyConnection, units: List[Unit],
-              tick: Optional[Callable[[float], None]] = None, field_names: bool = True,
-              line_filter: Optional[str] = None) -> None:
+             tick: Optional[Callable[[float], None]] = None, field_names: bool = True,
+             line_filter: Optional[str] = None) -> None:
     """Pass 1 in groups; a group that fails (malformed JSON) is scanned file by file to find the culprit."""
     for group in unit_groups(units):
         try:

@@ -14,6 +14,7 @@ from .inputs import Input
 from .layouts import LayoutStats, stats_warnings
 from .model import FileReport, LoadReport, Skipped
 from .units import Unit
+
 BUNDLE_BYTES = 256 << 20
 GLOB_CHARS = set("*?[]{}")        # DuckDB expands these in a path: such files are read through a link
 
@@ -109,7 +110,7 @@ def input_sql_path(src: Input, staging: Path, n: int) -> Path:
 
 
 def stage_or_fail(stager: "Stager", src: Input, fr: FileReport, fail: Callable[[Path, str], None],
-                   report: LoadReport) -> None:
+                  report: LoadReport) -> None:
     try:
         stager.stage(src, fr.format if fr.format in (EVTX, XML, SPLUNK_CSV, SPLUNK_JSON, WINEVENTLOG) else JSONL, fr)
     except (OSError, ValueError, EOFError) as exc:
@@ -131,7 +132,7 @@ def _drop(report: LoadReport, fr: FileReport) -> None:
 
 
 def stage_evtx(stager: "Stager", pooled: List[Tuple[Input, FileReport]], staging: Path,
-                fail: Callable[[Path, str], None], report: LoadReport) -> int:
+               fail: Callable[[Path, str], None], report: LoadReport) -> int:
     """Plain EVTX files: with a process pool when they are large enough together (evtx_pool), else here.
     Returns their bytes."""
     size = sum(src.size for src, _ in pooled)

@@ -11,6 +11,7 @@ import duckdb
 
 from ..sqltext import sql_literal
 from .model import FileReport
+
 GROUP_BYTES = 1 << 30
 GROUP_FILES = 256
 
