@@ -114,6 +114,16 @@ def write_results(fmt: str, fields: Sequence[str], rows: Sequence[Sequence[objec
         write_table(fields, rows, out, width)
 
 
+def _mapped_text(report, f) -> str:
+    """A file's records mapped to each data-model table the load built (FileReport.mapped)."""
+    if not getattr(report, "mapped", None):
+        return ""
+    mapped = getattr(f, "mapped", None)
+    if mapped is None:
+        return ", mapped: not counted per file (EVTX files parsed together by the process pool)"
+    return ", mapped: " + ", ".join(f"{n} {m}" for m, n in mapped.items())
+
+
 def summary_lines(search_name: str, report, results: int, messages: Sequence[Tuple[str, str]],
                   warnings: Sequence[str], local_dir: Optional[str], max_skipped: int = 5,
                   max_files: int = 20) -> List[str]:
@@ -122,15 +132,17 @@ def summary_lines(search_name: str, report, results: int, messages: Sequence[Tup
     if report is not None:
         read = [f for f in report.files if getattr(f, "format", "") != "ignored"]
         ignored = [f for f in report.files if getattr(f, "format", "") == "ignored"]
+        others = "".join(f", {m}: {n}" for m, n in (getattr(report, "mapped", None) or {}).items()
+                         if m != "Endpoint.Processes")
         lines.append(f"files read: {len(read)}, events read: {report.events}, "
-                     f"process events mapped (Endpoint.Processes): {report.processes}")
+                     f"process events mapped (Endpoint.Processes): {report.processes}{others}")
         for f in read[:max_files]:
             extra = f", {f.records_skipped} skipped" if f.records_skipped else ""
             stated = getattr(f, "records_stated", None)
             if stated is not None:
                 extra += f" (the file's headers state {stated} records)"
             kind = f"{f.format}, {f.container}" if getattr(f, "container", "") else f.format
-            lines.append(f"  {f.path} [{kind}]: {f.events_read} events{extra}")
+            lines.append(f"  {f.path} [{kind}]: {f.events_read} events{extra}{_mapped_text(report, f)}")
         if len(read) > max_files:
             lines.append(f"  ... and {len(read) - max_files} more files")
         for f in ignored[:max_files]:

@@ -46,3 +46,28 @@ def test_summary_mentions_messages_and_warnings() -> None:
     text = "\n".join(lines)
     assert "search: S (local overrides from /tmp/l)" in text and "results: 3" in text
     assert "command warn: field x empty" in text and "warning: field y does not exist" in text
+
+
+def test_summary_gives_each_files_mapped_records_per_data_model() -> None:
+    """Per file: its rows in each data-model table (0 when none), or that the pool left them uncounted."""
+    from pathlib import Path
+
+    from localsearch.ingest import FileReport, LoadReport
+    report = LoadReport(events=12, processes=3,
+                        mapped={"Endpoint.Processes": 3, "Endpoint.Filesystem": 1, "Endpoint.Registry": 0})
+    report.files = [
+        FileReport(Path("a.json"), "jsonl-otrf", events_read=10,
+                   mapped={"Endpoint.Processes": 3, "Endpoint.Filesystem": 1, "Endpoint.Registry": 0}),
+        FileReport(Path("b.json"), "jsonl-otrf", events_read=1,
+                   mapped={"Endpoint.Processes": 0, "Endpoint.Filesystem": 0, "Endpoint.Registry": 0}),
+        FileReport(Path("c.evtx"), "evtx", events_read=1, records_stated=1),
+    ]
+    lines = summary_lines("S", report, 0, [], [], None)
+    assert ("files read: 3, events read: 12, process events mapped (Endpoint.Processes): 3, "
+            "Endpoint.Filesystem: 1, Endpoint.Registry: 0") in lines
+    assert ("  a.json [jsonl-otrf]: 10 events, mapped: 3 Endpoint.Processes, 1 Endpoint.Filesystem, "
+            "0 Endpoint.Registry") in lines
+    assert "  b.json [jsonl-otrf]: 1 events, mapped: 0 Endpoint.Processes, 0 Endpoint.Filesystem, 0 Endpoint.Registry" \
+        in lines
+    assert ("  c.evtx [evtx]: 1 events (the file's headers state 1 records), mapped: not counted per file "
+            "(EVTX files parsed together by the process pool)") in lines

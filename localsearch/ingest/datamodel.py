@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import duckdb
@@ -17,11 +18,28 @@ from .scan import PROC_TABLE
 from .sources import DATASETS, SOURCES, Dataset
 from .units import Unit, count_of
 
+PROCESSES_MODEL = "Endpoint.Processes"
+
+
+@dataclass
+class Mapped:
+    """Per file read (SQL path, the scan's file column): its rows in each data-model table, and its process
+    rows lacking a field their source always carries."""
+
+    rows: Dict[str, Dict[str, int]] = field(default_factory=dict)     # file -> data model -> rows
+    lacking: Dict[str, int] = field(default_factory=dict)
+
+    def processes(self) -> Dict[str, Tuple[int, int]]:
+        """file -> (process rows, rows lacking a field), for the files that mapped a process creation."""
+        return {f: (n[PROCESSES_MODEL], self.lacking.get(f, 0)) for f, n in self.rows.items()
+                if n[PROCESSES_MODEL]}
+
 
 def build_processes(con: duckdb.DuckDBPyConnection, units: List[Unit], report: LoadReport,
-                    ev_cols: Dict[str, str]) -> Dict[str, Tuple[int, int]]:
-    """The `processes` table (CIM Endpoint.Processes) from the process-creation records of pass 1; returns
-    per file read (SQL path): (rows, rows lacking a field their source always carries)."""
+                    ev_cols: Dict[str, str]) -> Mapped:
+    """The `processes` table (CIM Endpoint.Processes) and the other datasets' tables from the records pass 1
+    collected; returns what each file read mapped (by a GROUP BY over the rows the tables are selected from,
+    with the same conditions)."""
     needed = sorted(set(RAW_FIELDS_USED) | set(SYSTEM_ALIASES) | set(SYSTEM_ALIASES.values())
                     | {splunk_export.OVERRIDE + n for n in splunk_export.DEFAULTS})
 
@@ -52,15 +70,21 @@ def build_processes(con: duckdb.DuckDBPyConnection, units: List[Unit], report: L
     )
     lacking = " OR ".join(f"({pm.is_source(s)} AND ({' OR '.join(f'{pcol(r)} IS NULL' for r in s.required)}))"
                           for s in SOURCES if s.required) or "FALSE"
-    mapped = {f: (n, k) for f, n, k in con.execute(
-        f"SELECT _ls_file, count(*), count(*) FILTER (WHERE {lacking}) FROM _ls_proc_raw AS p "
-        f"WHERE {pm.is_process()} GROUP BY _ls_file").fetchall()}
+    models = {PROCESSES_MODEL: pm.is_process(), **{d.model: pm.is_dataset(d) for d in DATASETS}}
+    counts = ", ".join(f"count(*) FILTER (WHERE {cond})" for cond in models.values())
+    mapped = Mapped()
+    for f, k, *n in con.execute(f"SELECT _ls_file, count(*) FILTER (WHERE {pm.is_process()} AND ({lacking})), "
+                                f"{counts} FROM _ls_proc_raw AS p GROUP BY _ls_file").fetchall():
+        mapped.rows[f] = dict(zip(models, n))
+        mapped.lacking[f] = k
     ds_cols = {d.table: _build_dataset(con, pm, pdef, d) for d in DATASETS}
     for t in (PROC_TABLE, "_ls_proc_x", "_ls_proc_raw"):
         con.execute(f"DROP TABLE {t}")
 
     report.events = sum(u.events for u in units)
     report.processes = count_of(con, "SELECT count(*) FROM processes")
+    report.mapped = {PROCESSES_MODEL: report.processes,
+                     **{d.model: count_of(con, f"SELECT count(*) FROM {quote_ident(d.table)}") for d in DATASETS}}
     report.columns = {
         "events": ev_cols,
         "processes": {"_time": '"_time"', **{f: quote_ident(f) for f in PROCESS_FIELDS}},

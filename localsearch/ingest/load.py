@@ -5,15 +5,16 @@ How it works (one mapping path for every format):
 2. JSON lines in a flat layout (OTRF/Mordor, NXLog, other flat objects; layouts.py, told by the first record)
    are read by DuckDB where they are. EVTX (the `evtx` package's JSON rendering), XmlWinEventLog text, the
    nested JSON layouts (Winlogbeat, ECS, Elastic Agent) and JSON files with unreadable records are read
-   in Python (readers.py, flatten.py; staged by staging.py) as flat NDJSON bundles in a temporary folder
-   (removed when the process exits); unreadable records are reported in LoadReport.skipped with file and record
-   number, and reading goes on. A load for the data model only (raw_events=False) stages only the EVTX records
+   in Python (readers.py, flatten.py; staged by staging.py) as flat NDJSON files (one per input; the EVTX
+   process pool writes one per worker) in a temporary folder (removed when the process exits); unreadable
+   records are reported in LoadReport.skipped with file and record number, and reading goes on. A load for the data model only (raw_events=False) stages only the EVTX records
    that may be process creations and counts the others (evtx_pool.count_only).
 3. One multi-threaded DuckDB scan per group of files collects the field names present (with counts),
    the number of events, and the process-creation records (Sysmon 1 / Security 4688) (scan.py, over the
    units of units.py).
 4. `processes` (CIM Endpoint.Processes) and the other Endpoint dataset tables are built from those records by
-   the SQL mapping in cim.py (datamodel.py).
+   the SQL mapping in cim.py (datamodel.py); a GROUP BY on the scan's file column over the same rows gives each
+   input's rows per table (FileReport.mapped, LoadReport.mapped).
 5. `events` (events_view.py; skipped with raw_events=False, when only a tstats search runs) is a VIEW over the NDJSON files (DuckDB read_json with the discovered columns, all VARCHAR),
    plus `_time`, host/source/sourcetype/index, the System-field names Splunk uses (Computer, EventCode,
    EventRecordID) and, on process-creation rows, the CIM aliases (same SQL mapping). A view keeps memory
@@ -52,15 +53,16 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import duckdb
 
 from ..sqltext import sql_literal
 from .columns import quote_ident
 from .containers import GZIP
-from .datamodel import build_processes
+from .datamodel import Mapped, build_processes
 from .detect import EVTX, JSONL
 from .events_view import build_events, check_field_count
 from .fieldnames import DEFAULT_FIELDS, DERIVED_FIELDS
@@ -170,7 +172,7 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
                     layout = peek_layout(fh)
             if direct_json and (layout is None or layout.flat):     # DuckDB reads it where it is
                 fr.format = layout.name if layout is not None else UNKNOWN
-                units.append(Unit(input_sql_path(src, staging, len(units)), fr, src.size))
+                units.append(Unit(input_sql_path(src, staging, len(units)), fr, src.size, inputs=[fr]))
             elif src.fmt == EVTX and src.plain:
                 pooled.append((src, fr))
             else:
@@ -216,8 +218,9 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
         check_field_count(view_units, units, found[0].name)
     ev_cols = build_events(con, view_units) if raw_events else {}
     mapped = build_processes(con, units, report, ev_cols)
+    _count_mapped(report, units, mapped)
     direct = {str(u.sql_path): u.report.path for u in kept if u.report is not None}
-    report.warnings.extend(unknown_layout_warnings(con, direct, mapped))
+    report.warnings.extend(unknown_layout_warnings(con, direct, mapped.processes()))
     if raw_events:
         keys = set().union(*(u.keys for u in view_units)) if view_units else set()
         report.field_exists = FieldPresence(con, [str(u.sql_path) for u in units], keys,
@@ -225,6 +228,25 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
                                             renamed={f"extracted_{k}": k for k in DEFAULT_FIELDS})
     emit()
     return report
+
+
+def _count_mapped(report: LoadReport, units: List[Unit], mapped: Mapped) -> None:
+    """FileReport.mapped of every file read: its rows in each data-model table, summed over the files DuckDB
+    read its records from (the input itself, or its staged file). A staged file holding records of several
+    inputs (one the process pool's workers share) cannot tell them apart: if it mapped any row, its inputs are
+    left uncounted (None) rather than guessed."""
+    counts: Dict[int, Counter] = {}
+    unknown: Set[int] = set()
+    for u in units:
+        rows = mapped.rows.get(str(u.sql_path), {})
+        if len(u.inputs) == 1:
+            counts.setdefault(id(u.inputs[0]), Counter()).update(rows)
+        elif any(rows.values()):
+            unknown.update(id(fr) for fr in u.inputs)
+    for fr in report.files:
+        if fr.format != "ignored":
+            got = counts.get(id(fr), Counter())
+            fr.mapped = None if id(fr) in unknown else {m: got[m] for m in report.mapped}
 
 
 def _scaled(emit: Callable[[int], None], size: int) -> Callable[[float], None]:

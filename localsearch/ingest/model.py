@@ -38,6 +38,9 @@ class FileReport:
     note: str = ""         # why a file found while walking a folder was ignored
     container: str = ""    # "gzip", "zip", "tar" when read from a compressed file
     records_stated: Optional[int] = None    # EVTX: the records the file's chunk headers (and header) state
+    # records mapped to each data-model table the load built (e.g. "Endpoint.Processes" -> rows); None when
+    # they cannot be told apart from another input's (EVTX files parsed together by the process pool)
+    mapped: Optional[Dict[str, int]] = None
 
 
 @dataclass
@@ -47,6 +50,7 @@ class LoadReport:
     # with a prefilter (load_events' line_filter): rows in `events`, the candidate lines; None without one
     candidates: Optional[int] = None
     processes: int = 0                 # rows in `processes`
+    mapped: Dict[str, int] = field(default_factory=dict)     # data model -> rows in its table (processes too)
     skipped: List[Skipped] = field(default_factory=list)
     # per table: Splunk field name -> quoted SQL column identifier (case-sensitive Splunk names on a
     # case-insensitive SQL engine: "User" -> '"User"', "user" -> '"user#2"').

@@ -1,6 +1,6 @@
 """Staging of the inputs the SQL path cannot read where they are: EVTX (here alone, with evtx_pool), XmlWinEventLog
 text, Splunk exports, nested JSON layouts and JSON files with unreadable records are read in Python (readers.py,
-flatten.py, splunk_export.py) into a few flat NDJSON bundles in the staging folder; unreadable records are
+flatten.py, splunk_export.py) into flat NDJSON files in the staging folder (one per input); unreadable records are
 counted in the file's report with their record number. Also the path DuckDB reads a JSON lines input by."""
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from .layouts import LayoutStats, stats_warnings
 from .model import FileReport, LoadReport, Skipped
 from .units import Unit
 
-BUNDLE_BYTES = 256 << 20
 GLOB_CHARS = set("*?[]{}")        # DuckDB expands these in a path: such files are read through a link
 
 
 class Stager:
-    """Writes the events of Python-read inputs into a few flat NDJSON bundles in the staging folder
-    (few files keep DuckDB's per-file cost low when a folder holds hundreds of EVTX files)."""
+    """Writes the events of Python-read inputs as flat NDJSON into the staging folder, one staged file per input:
+    the scan's file column then names the input each data-model row came from (FileReport.mapped). DuckDB's cost
+    per file is small (about 0.1 ms a file in a multi-file read)."""
 
     def __init__(self, root: Path, report: LoadReport, tick: Callable[[int], None],
                  processes_only: bool = False) -> None:
@@ -34,13 +34,12 @@ class Stager:
         self._out: Optional[IO[str]] = None
         self.archives = Archives()
 
-    def _bundle(self, size: int) -> IO[str]:
-        if self._out is None or self._out.tell() > BUNDLE_BYTES:
-            self.close()
-            path = self.root / f"staged-{len(self.bundles) + 1:04d}.ndjson"
-            self._out = open(path, "w", encoding="utf-8")
-            self.bundles.append(Unit(path, None, 0))
-        self.bundles[-1].size += size
+    def _bundle(self, size: int, freport: FileReport) -> IO[str]:
+        """A new staged file for one input's events."""
+        self._close_out()
+        path = self.root / f"staged-{len(self.bundles) + 1:04d}.ndjson"
+        self._out = open(path, "w", encoding="utf-8")
+        self.bundles.append(Unit(path, None, size, inputs=[freport]))
         return self._out
 
     def skipper(self, freport: FileReport) -> Callable[[int, str], None]:
@@ -52,7 +51,7 @@ class Stager:
     def stage(self, src: Input, fmt: str, freport: FileReport) -> None:
         """Read one input in Python into the current bundle. OSError/ValueError: the input cannot be read."""
         skip = self.skipper(freport)
-        out = self._bundle(src.size)
+        out = self._bundle(src.size, freport)
         if fmt == EVTX:
             if src.plain:
                 got = evtx_pool.stage_path(src.path, out, self.processes_only)
@@ -87,13 +86,17 @@ class Stager:
         for rec, reason in got.skipped:
             skip(rec, reason)
 
-    def add_bundle(self, path: Path) -> None:
-        self.bundles.append(Unit(path, None, path.stat().st_size))
+    def add_bundle(self, path: Path, inputs: List[FileReport]) -> None:
+        """A staged file written elsewhere (evtx_pool), holding records of `inputs`."""
+        self.bundles.append(Unit(path, None, path.stat().st_size, inputs=list(inputs)))
 
-    def close(self) -> None:
+    def _close_out(self) -> None:
         if self._out is not None:
             self._out.close()
             self._out = None
+
+    def close(self) -> None:
+        self._close_out()
         self.archives.close()
 
 
@@ -134,7 +137,9 @@ def _drop(report: LoadReport, fr: FileReport) -> None:
 def stage_evtx(stager: "Stager", pooled: List[Tuple[Input, FileReport]], staging: Path,
                fail: Callable[[Path, str], None], report: LoadReport) -> int:
     """Plain EVTX files: with a process pool when they are large enough together (evtx_pool), else here.
-    Returns their bytes."""
+    Returns their bytes. The pool's workers each write one staged file holding records of any of the files, so
+    each staged file is labelled with every pooled input (their data-model rows are counted per input only
+    where that is unambiguous; see load.py)."""
     size = sum(src.size for src, _ in pooled)
     if size < evtx_pool.POOL_BYTES or len(pooled) == 0:
         for src, fr in pooled:
@@ -154,5 +159,5 @@ def stage_evtx(stager: "Stager", pooled: List[Tuple[Input, FileReport]], staging
     for (_, fr), got in zip(pooled, outcomes):
         stager.evtx_done(fr, got)
     for p in outs:
-        stager.add_bundle(p)
+        stager.add_bundle(p, [fr for _, fr in pooled])
     return size

@@ -27,6 +27,8 @@ class Unit:
     events: int = 0
     needs_python: str = ""      # why the file must be re-read in Python (empty: SQL path is fine)
     table: str = ""             # the candidate lines of a prefiltered load: a table (ord, json), not a file
+    # the inputs whose records the file holds (its own report; for a staged file, what was staged into it)
+    inputs: List[FileReport] = field(default_factory=list)
 
 
 def path_list(units: Sequence[Unit]) -> str:
