@@ -21,7 +21,7 @@ from project import DATASETS, localsearch, needs_datasets
 from renderings import gz, splunk_json, zip_of
 
 from bench import evtx_build
-from localsearch.ingest import evtx_pool, load_events
+from localsearch.ingest import evtx_pool, load_events, staging
 from localsearch.output import summary_lines
 
 SYSMON = "microsoft-windows-sysmon/operational"
@@ -114,7 +114,13 @@ def _given(inputs: Dict[Path, Path]) -> List[Path]:
 
 
 @pytest.mark.parametrize("raw_events", [True, False], ids=["full-load", "data-model-only"])
-def test_per_file_mapped_counts_match_an_independent_count(tmp_path: Path, raw_events: bool) -> None:
+@pytest.mark.parametrize("bundle_bytes", [None, 0], ids=["shared-bundles", "a-bundle-per-input"])
+def test_per_file_mapped_counts_match_an_independent_count(tmp_path: Path, raw_events: bool, bundle_bytes,
+                                                           monkeypatch) -> None:
+    """The inputs read in Python share staged bundles (their process records are told apart by line) or, past
+    the bundle size, get bundles of their own: the counts are the same."""
+    if bundle_bytes is not None:
+        monkeypatch.setattr(staging, "BUNDLE_BYTES", bundle_bytes)
     inputs = mixed_inputs(tmp_path)
     expected = expected_counts(inputs)
     con = duckdb.connect()

@@ -5,16 +5,17 @@ How it works (one mapping path for every format):
 2. JSON lines in a flat layout (OTRF/Mordor, NXLog, other flat objects; layouts.py, told by the first record)
    are read by DuckDB where they are. EVTX (the `evtx` package's JSON rendering), XmlWinEventLog text, the
    nested JSON layouts (Winlogbeat, ECS, Elastic Agent) and JSON files with unreadable records are read
-   in Python (readers.py, flatten.py; staged by staging.py) as flat NDJSON files (one per input; the EVTX
-   process pool writes one per worker) in a temporary folder (removed when the process exits); unreadable
-   records are reported in LoadReport.skipped with file and record number, and reading goes on. A load for the data model only (raw_events=False) stages only the EVTX records
+   in Python (readers.py, flatten.py; staged by staging.py) as flat NDJSON bundles in a temporary folder
+   (removed when the process exits); unreadable records are reported in LoadReport.skipped with file and record
+   number, and reading goes on. A load for the data model only (raw_events=False) stages only the EVTX records
    that may be process creations and counts the others (evtx_pool.count_only).
 3. One multi-threaded DuckDB scan per group of files collects the field names present (with counts),
    the number of events, and the process-creation records (Sysmon 1 / Security 4688) (scan.py, over the
    units of units.py).
 4. `processes` (CIM Endpoint.Processes) and the other Endpoint dataset tables are built from those records by
    the SQL mapping in cim.py (datamodel.py); a GROUP BY on the scan's file column over the same rows gives each
-   input's rows per table (FileReport.mapped, LoadReport.mapped).
+   input's rows per table (FileReport.mapped, LoadReport.mapped; a bundle's process records are labelled by
+   input first, scan.label_by_input).
 5. `events` (events_view.py; skipped with raw_events=False, when only a tstats search runs) is a VIEW over the NDJSON files (DuckDB read_json with the discovered columns, all VARCHAR),
    plus `_time`, host/source/sourcetype/index, the System-field names Splunk uses (Computer, EventCode,
    EventRecordID) and, on process-creation rows, the CIM aliases (same SQL mapping). A view keeps memory
@@ -70,7 +71,7 @@ from .inputs import Input, discover
 from .layouts import UNKNOWN, peek_layout
 from .model import FileReport, LoadError, LoadReport
 from .presence import FieldPresence, unknown_layout_warnings
-from .scan import CAND_TABLE, PROC_RE, PROC_TABLE, candidates_unit, reset_unit, scan_all
+from .scan import CAND_TABLE, PROC_RE, PROC_TABLE, candidates_unit, label_by_input, reset_unit, scan_all
 from .staging import Stager, input_sql_path, stage_evtx, stage_or_fail
 from .units import Unit, unit_groups
 
@@ -202,6 +203,7 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
     finally:
         stager.close()
     scan_all(con, stager.bundles, field_names=raw_events, line_filter=line_filter)
+    label_by_input(con, stager.bundles)
     for u in stager.bundles:
         if u.needs_python:        # staged files are written by readers.py: this is a bug, not bad input
             raise LoadError(u.sql_path, f"staged events unreadable: {u.needs_python}")
@@ -232,13 +234,16 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
 
 def _count_mapped(report: LoadReport, units: List[Unit], mapped: Mapped) -> None:
     """FileReport.mapped of every file read: its rows in each data-model table, summed over the files DuckDB
-    read its records from (the input itself, or its staged file). A staged file holding records of several
-    inputs (one the process pool's workers share) cannot tell them apart: if it mapped any row, its inputs are
-    left uncounted (None) rather than guessed."""
+    read its records from (the input itself, or the bundle it was staged into, by the labels of
+    scan.label_by_input). A staged file holding records of several inputs in no known order (one the process
+    pool's workers share) cannot tell them apart: if it mapped any row, its inputs are left uncounted (None)
+    rather than guessed."""
     counts: Dict[int, Counter] = {}
     unknown: Set[int] = set()
     for u in units:
         rows = mapped.rows.get(str(u.sql_path), {})
+        for label, fr in u.labels.items():
+            counts.setdefault(id(fr), Counter()).update(mapped.rows.get(label, {}))
         if len(u.inputs) == 1:
             counts.setdefault(id(u.inputs[0]), Counter()).update(rows)
         elif any(rows.values()):

@@ -258,3 +258,50 @@ def candidates_unit(con: duckdb.DuckDBPyConnection, units: List[Unit]) -> Unit:
         unit.keys.update(u.keys)
     unit.events = count_of(con, f"SELECT count(*) FROM {CAND_TABLE}")
     return unit
+
+
+def label_by_input(con: duckdb.DuckDBPyConnection, units: List[Unit]) -> None:
+    """The process records of a bundle that holds several inputs, told apart by input: the stager noted the byte
+    offset where each input's records begin (Unit.starts); the bundle is read again with each record's line
+    (WITH ORDINALITY: the line number, in file order) and its process records are stored in PROC_TABLE under
+    one label per input (`<bundle>#<n>`, Unit.labels), so a GROUP BY on the file column counts them per input.
+    Only bundles holding a process record are read again; if the second read does not find the same records,
+    the bundle keeps its rows unlabelled (its inputs are then not counted one by one)."""
+    for u in units:
+        path = str(u.sql_path)
+        if len(u.starts) < 2:
+            continue
+        before = count_of(con, f"SELECT count(*) FROM {PROC_TABLE} WHERE file = {sql_literal(path)}")
+        if not before:
+            continue
+        firsts = _first_lines(u.sql_path, [offset for _, offset in u.starts])
+        labels = {f"{path}#{i + 1}": fr for i, (fr, _) in enumerate(u.starts)}
+        ranges = ", ".join(f"({sql_literal(label)}, {lo}, {hi})" for label, lo, hi in
+                           zip(labels, firsts, [n - 1 for n in firsts[1:]] + [1 << 62]))
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _ls_labelled AS
+                        SELECT r.label AS file, t.json
+                        FROM read_ndjson_objects({sql_literal(path)}) WITH ORDINALITY AS t(json, ord)
+                        JOIN (VALUES {ranges}) AS r(label, lo, hi) ON t.ord BETWEEN r.lo AND r.hi
+                        WHERE regexp_matches(t.json, {sql_literal(PROC_RE)})""")
+        if count_of(con, "SELECT count(*) FROM _ls_labelled") == before:
+            con.execute(f"DELETE FROM {PROC_TABLE} WHERE file = ?", [path])
+            con.execute(f"INSERT INTO {PROC_TABLE} SELECT file, json FROM _ls_labelled")
+            u.labels = labels
+        con.execute("DROP TABLE _ls_labelled")
+
+
+def _first_lines(path: Path, offsets: List[int]) -> List[int]:
+    """The 1-based line number at each byte offset (ascending) of a file."""
+    out: List[int] = []
+    lines = 1
+    pos = 0
+    with open(path, "rb") as fh:
+        for offset in offsets:
+            while pos < offset:
+                block = fh.read(min(1 << 20, offset - pos))
+                if not block:
+                    break
+                lines += block.count(b"\n")
+                pos += len(block)
+            out.append(lines)
+    return out

@@ -1,6 +1,6 @@
 """Staging of the inputs the SQL path cannot read where they are: EVTX (here alone, with evtx_pool), XmlWinEventLog
 text, Splunk exports, nested JSON layouts and JSON files with unreadable records are read in Python (readers.py,
-flatten.py, splunk_export.py) into flat NDJSON files in the staging folder (one per input); unreadable records are
+flatten.py, splunk_export.py) into a few flat NDJSON bundles in the staging folder; unreadable records are
 counted in the file's report with their record number. Also the path DuckDB reads a JSON lines input by."""
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from .layouts import LayoutStats, stats_warnings
 from .model import FileReport, LoadReport, Skipped
 from .units import Unit
 
+BUNDLE_BYTES = 256 << 20
 GLOB_CHARS = set("*?[]{}")        # DuckDB expands these in a path: such files are read through a link
 
 
 class Stager:
-    """Writes the events of Python-read inputs as flat NDJSON into the staging folder, one staged file per input:
-    the scan's file column then names the input each data-model row came from (FileReport.mapped). DuckDB's cost
-    per file is small (about 0.1 ms a file in a multi-file read)."""
+    """Writes the events of Python-read inputs into a few flat NDJSON bundles in the staging folder
+    (few files keep DuckDB's per-file cost low when a folder holds hundreds of EVTX files)."""
 
     def __init__(self, root: Path, report: LoadReport, tick: Callable[[int], None],
                  processes_only: bool = False) -> None:
@@ -35,11 +35,14 @@ class Stager:
         self.archives = Archives()
 
     def _bundle(self, size: int, freport: FileReport) -> IO[str]:
-        """A new staged file for one input's events."""
-        self._close_out()
-        path = self.root / f"staged-{len(self.bundles) + 1:04d}.ndjson"
-        self._out = open(path, "w", encoding="utf-8")
-        self.bundles.append(Unit(path, None, size, inputs=[freport]))
+        if self._out is None or self._out.tell() > BUNDLE_BYTES:
+            self.close()
+            path = self.root / f"staged-{len(self.bundles) + 1:04d}.ndjson"
+            self._out = open(path, "w", encoding="utf-8")
+            self.bundles.append(Unit(path, None, 0))
+        self.bundles[-1].size += size
+        self.bundles[-1].starts.append((freport, self._out.tell()))      # its records follow, to the next start
+        self.bundles[-1].inputs.append(freport)
         return self._out
 
     def skipper(self, freport: FileReport) -> Callable[[int, str], None]:
@@ -87,16 +90,13 @@ class Stager:
             skip(rec, reason)
 
     def add_bundle(self, path: Path, inputs: List[FileReport]) -> None:
-        """A staged file written elsewhere (evtx_pool), holding records of `inputs`."""
+        """A staged file written by evtx_pool's workers, holding records of any of `inputs` in no known order."""
         self.bundles.append(Unit(path, None, path.stat().st_size, inputs=list(inputs)))
 
-    def _close_out(self) -> None:
+    def close(self) -> None:
         if self._out is not None:
             self._out.close()
             self._out = None
-
-    def close(self) -> None:
-        self._close_out()
         self.archives.close()
 
 
@@ -137,9 +137,8 @@ def _drop(report: LoadReport, fr: FileReport) -> None:
 def stage_evtx(stager: "Stager", pooled: List[Tuple[Input, FileReport]], staging: Path,
                fail: Callable[[Path, str], None], report: LoadReport) -> int:
     """Plain EVTX files: with a process pool when they are large enough together (evtx_pool), else here.
-    Returns their bytes. The pool's workers each write one staged file holding records of any of the files, so
-    each staged file is labelled with every pooled input (their data-model rows are counted per input only
-    where that is unambiguous; see load.py)."""
+    Returns their bytes. Each file the pool's workers write holds records of any pooled file: it is labelled
+    with all of them (their data-model rows are then counted per file only when it holds none; load.py)."""
     size = sum(src.size for src, _ in pooled)
     if size < evtx_pool.POOL_BYTES or len(pooled) == 0:
         for src, fr in pooled:

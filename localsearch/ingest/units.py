@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import duckdb
 
@@ -29,6 +29,10 @@ class Unit:
     table: str = ""             # the candidate lines of a prefiltered load: a table (ord, json), not a file
     # the inputs whose records the file holds (its own report; for a staged file, what was staged into it)
     inputs: List[FileReport] = field(default_factory=list)
+    # a bundle the stager wrote: (input, byte offset where its records begin), in file order
+    starts: List[Tuple[FileReport, int]] = field(default_factory=list)
+    # process records told apart by input (scan.label_by_input): label (the scan's file column) -> input
+    labels: Dict[str, FileReport] = field(default_factory=dict)
 
 
 def path_list(units: Sequence[Unit]) -> str:
