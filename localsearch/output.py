@@ -120,7 +120,7 @@ def _mapped_text(report, f) -> str:
         return ""
     mapped = getattr(f, "mapped", None)
     if mapped is None:
-        return ", mapped: not counted per file (EVTX files parsed together by the process pool)"
+        return ", mapped: not counted per file (its records could not be told apart in a staged file)"
     return ", mapped: " + ", ".join(f"{n} {m}" for m, n in mapped.items())
 
 

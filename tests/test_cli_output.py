@@ -70,4 +70,4 @@ def test_summary_gives_each_files_mapped_records_per_data_model() -> None:
     assert "  b.json [jsonl-otrf]: 1 events, mapped: 0 Endpoint.Processes, 0 Endpoint.Filesystem, 0 Endpoint.Registry" \
         in lines
     assert ("  c.evtx [evtx]: 1 events (the file's headers state 1 records), mapped: not counted per file "
-            "(EVTX files parsed together by the process pool)") in lines
+            "(its records could not be told apart in a staged file)") in lines

@@ -155,10 +155,10 @@ def test_summary_names_each_files_mapped_records(tmp_path: Path) -> None:
     assert f"process events mapped ({PROCESSES}): {want[PROCESSES]}" in proc.stderr
 
 
-def test_pooled_evtx_counts_are_exact_or_said_to_be_unknown(tmp_path: Path, monkeypatch) -> None:
-    """Through the process pool: a file read alone is counted exactly; files read together by the pool, whose
-    workers write their records into shared staged files, are counted exactly when those files hold no record
-    of a data model, and otherwise reported as not counted per file (never a wrong count)."""
+def test_pooled_evtx_counts_are_exact(tmp_path: Path, monkeypatch) -> None:
+    """Through the process pool: each worker appends the records of its parts to its own staged file and says
+    where each part's records begin, so every file is counted exactly, read alone or together with others, in
+    parts on both workers, in a data-model-only load and a full one."""
     big = tmp_path / "big.evtx"
     evtx_build.build(EVTX, big, 20)
     monkeypatch.setattr(evtx_pool, "POOL_BYTES", 0)
@@ -166,14 +166,10 @@ def test_pooled_evtx_counts_are_exact_or_said_to_be_unknown(tmp_path: Path, monk
     alone = load_events([big], duckdb.connect(), raw_events=False)
     assert alone.files[0].mapped == independent_count(big)
     assert alone.files[0].mapped[PROCESSES] == alone.processes > 0
-
-    together = load_events(EVTX + [big], duckdb.connect(), raw_events=False)
-    for f in together.files:
-        assert f.mapped is None or f.mapped == independent_count(f.path), f.path
-    unknown = [f for f in together.files if f.mapped is None]
-    lines = summary_lines("S", together, 0, [], [], None)
-    for f in unknown:
-        line = next(ln for ln in lines if ln.strip().startswith(str(f.path)))
-        assert line.endswith("mapped: not counted per file (EVTX files parsed together by the process pool)")
-    known = [f for f in together.files if f.mapped is not None]
-    assert sum(f.mapped[PROCESSES] for f in known) <= together.processes
+    for raw_events in (False, True):
+        together = load_events(EVTX + [big], duckdb.connect(), raw_events=raw_events)
+        for f in together.files:
+            assert f.mapped == independent_count(f.path), f.path
+        assert sum(f.mapped[PROCESSES] for f in together.files) == together.processes
+        lines = summary_lines("S", together, 0, [], [], None)
+        assert not any("not counted per file" in ln for ln in lines)

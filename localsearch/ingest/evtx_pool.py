@@ -129,16 +129,19 @@ def stage_path(path: Path, out: IO[str], processes_only: bool = False) -> EvtxOu
 _Part = Tuple[int, str, int, int, List[ef.Chunk], bool]     # file index, path, chunks [lo, hi), them, whole file
 
 
-def _task(parts: List[_Part], out_dir: str, processes_only: bool) -> Tuple[str, List[Tuple[int, ef.PartResult]]]:
+def _task(parts: List[_Part], out_dir: str,
+          processes_only: bool) -> Tuple[str, List[Tuple[int, ef.PartResult, int]]]:
     """Worker: parse some parts (chunks [lo, hi) of a file, or whole files), append their events to this
-    worker's file; (that file, each part's result). ValueError names the file that is not readable EVTX."""
+    worker's file; (that file, each part's result and the offset in the file where its records begin).
+    ValueError names the file that is not readable EVTX."""
     out_path = os.path.join(out_dir, f"staged-evtx-{os.getpid()}.ndjson")
-    results: List[Tuple[int, ef.PartResult]] = []
+    results: List[Tuple[int, ef.PartResult, int]] = []
     with open(out_path, "a", encoding="utf-8") as out:
         for i, path, lo, hi, chunks, whole in parts:
             source = path if whole else ef.ChunkView(Path(path), lo, hi)
             try:
-                results.append((i, _parse(source, chunks, out, processes_only)))  # type: ignore[arg-type]
+                start = out.tell()
+                results.append((i, _parse(source, chunks, out, processes_only), start))  # type: ignore[arg-type]
             except ValueError as exc:
                 raise ValueError(f"{path}: {exc}") from exc
             finally:
@@ -186,15 +189,16 @@ def _merge(parts: List[ef.PartResult]) -> ef.PartResult:
 
 def stage_files(paths: List[Path], out_dir: Path, workers: Optional[int] = None,
                 done: Optional[Callable[[int], None]] = None,
-                processes_only: bool = False) -> Tuple[List[Path], List[EvtxOutcome]]:
-    """Parse plain EVTX files with a process pool; (the NDJSON files written, one outcome per path).
+                processes_only: bool = False) -> Tuple[Dict[Path, List[Tuple[int, int]]], List[EvtxOutcome]]:
+    """Parse plain EVTX files with a process pool; (the NDJSON files written, each with where the records of
+    each part begin in it: [(index of the path, byte offset)] in file order; one outcome per path).
     Raises ValueError naming the file for one that is not a readable EVTX file."""
     censuses = []
     for p in paths:
         with open(p, "rb") as fh:
             censuses.append(ef.read_census(fh, os.fstat(fh.fileno()).st_size))
     by_file: Dict[int, List[ef.PartResult]] = {i: [] for i in range(len(paths))}
-    outs: Dict[str, None] = {}
+    outs: Dict[Path, List[Tuple[int, int]]] = {}
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     n = workers or os.cpu_count() or 2
@@ -206,10 +210,13 @@ def stage_files(paths: List[Path], out_dir: Path, workers: Optional[int] = None,
         futures = [pool.submit(_task, b, str(out_dir), processes_only) for b in _batches(paths, censuses, n)]
         for fut in futures:
             out_path, results = fut.result()
-            outs[out_path] = None
-            for i, res in results:
+            starts = outs.setdefault(Path(out_path), [])
+            for i, res, start in results:
+                starts.append((i, start))
                 by_file[i].append(res)
                 if done is not None:
                     done(i)
     outcomes = [_outcome(c, _merge(by_file[i])) for i, c in enumerate(censuses)]
-    return [Path(p) for p in outs], outcomes
+    for starts in outs.values():
+        starts.sort(key=lambda s: s[1])      # a worker's tasks run one after another: in file order
+    return outs, outcomes

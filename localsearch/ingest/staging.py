@@ -89,9 +89,14 @@ class Stager:
         for rec, reason in got.skipped:
             skip(rec, reason)
 
-    def add_bundle(self, path: Path, inputs: List[FileReport]) -> None:
-        """A staged file written by evtx_pool's workers, holding records of any of `inputs` in no known order."""
-        self.bundles.append(Unit(path, None, path.stat().st_size, inputs=list(inputs)))
+    def add_bundle(self, path: Path, starts: List[Tuple[FileReport, int]]) -> None:
+        """A staged file written by an evtx_pool worker: the records of each input follow its byte offset
+        (`starts`, in file order), as in the stager's own bundles."""
+        unit = Unit(path, None, path.stat().st_size, starts=list(starts))
+        for fr, _ in starts:
+            if not any(fr is f for f in unit.inputs):
+                unit.inputs.append(fr)
+        self.bundles.append(unit)
 
     def close(self) -> None:
         if self._out is not None:
@@ -157,6 +162,6 @@ def stage_evtx(stager: "Stager", pooled: List[Tuple[Input, FileReport]], staging
         return size
     for (_, fr), got in zip(pooled, outcomes):
         stager.evtx_done(fr, got)
-    for p in outs:
-        stager.add_bundle(p, [fr for _, fr in pooled])
+    for p, starts in outs.items():
+        stager.add_bundle(p, [(pooled[i][1], offset) for i, offset in starts])
     return size
