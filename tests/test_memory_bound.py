@@ -1,0 +1,98 @@
+"""The runner's memory bound (localsearch/memory.py; README "Memory"): the DuckDB memory limit a run sets, and the
+raw variant's candidate lines going to a staged file in the run's staging folder past a quarter of it.
+
+DuckDB: `memory_limit` bounds its buffer manager and what outgrows it spills to `temp_directory`, in in-memory
+mode too (DuckDB docs, Operations manual "Limits"; Guides, "Tuning workloads", "Spilling to disk"). Peak RSS
+against input size is measured in bench/memory_bench.py, not here (no timed or RSS-threshold tests).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from localsearch import memory
+from tests.project import DATASETS, SYSMON_RULE, localsearch, needs_datasets
+
+
+@pytest.mark.parametrize("text,size", [("1GiB", 1 << 30), ("512MiB", 512 << 20), ("300m", 300 << 20),
+                                       ("2GB", 2 * 1000 ** 3), ("1.5GiB", 3 << 29), (str(200 << 20), 200 << 20)])
+def test_sizes_read_as_duckdb_reads_them(text: str, size: int) -> None:
+    assert memory.parse_size(text) == size
+
+
+@pytest.mark.parametrize("text,why", [("lots", "is not a size"), ("1 parsec", "is not a size"),
+                                      ("", "is not a size"), ("1MiB", "under the smallest")])
+def test_bad_sizes_are_named(text: str, why: str) -> None:
+    with pytest.raises(memory.BadSize, match=why):
+        memory.parse_size(text)
+
+
+def test_default_limit_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(memory.MEMORY_LIMIT_ENV, raising=False)
+    assert memory.memory_limit() == memory.DEFAULT_LIMIT == 1 << 30
+    monkeypatch.setenv(memory.MEMORY_LIMIT_ENV, "256MiB")
+    assert memory.memory_limit() == 256 << 20
+    assert memory.memory_limit("2GiB") == 2 << 30          # the option wins over the environment
+
+
+def test_bad_limit_is_a_usage_error(tmp_path: Path) -> None:
+    got = localsearch("run", "samples", "--memory-limit", "lots")
+    assert got.returncode == 2
+    assert "--memory-limit: 'lots' is not a size" in got.stderr
+    assert "Traceback" not in got.stderr
+    env = dict(os.environ, **{memory.MEMORY_LIMIT_ENV: "3MiB"})
+    got = localsearch("run", "samples", env=env)
+    assert got.returncode == 2 and f"{memory.MEMORY_LIMIT_ENV}: '3MiB' is under the smallest" in got.stderr
+
+
+def test_the_run_sets_its_limit() -> None:
+    """The limit reaches DuckDB: one just big enough for the samples runs, and the run reports it."""
+    got = localsearch("run", "samples", "--memory-limit", "200MiB")
+    assert got.returncode == 0, got.stderr
+    assert "memory limit: 200 MiB" in got.stderr
+
+
+def _dense_candidates(dst: Path, at_least: int) -> int:
+    """A JSON lines file of OTRF lines that hold `WmiPrvSE` (every one a candidate line of the raw variant's
+    prefilter), repeated until it is `at_least` bytes: derived from the shared datasets at run time."""
+    lines = [line for f in sorted((DATASETS / "otrf").glob("*.json")) + sorted((DATASETS / "otrf-negatives").glob("*.json"))
+             for line in f.read_bytes().splitlines() if b"wmiprvse" in line.lower()]
+    block = b"\n".join(lines) + b"\n"
+    rounds = -(-at_least // len(block))
+    with open(dst, "wb") as out:
+        for _ in range(rounds):
+            out.write(block)
+    return rounds * len(lines)
+
+
+@pytest.mark.slow
+@needs_datasets("otrf", "otrf-negatives")
+def test_tiny_limit_spills_candidates_to_the_staging_folder_only(tmp_path: Path) -> None:
+    """The raw variant over an input larger than the smallest memory limit: it completes with the results of a
+    run without that limit, its candidate lines (over a quarter of the limit) went to disk, and nothing is left
+    behind, neither in the temporary folder (the staging folder is removed) nor in the current folder (DuckDB's
+    default spill folder `.tmp`)."""
+    data = tmp_path / "dense.json"
+    events = _dense_candidates(data, memory.MIN_LIMIT + (8 << 20))
+    assert data.stat().st_size > memory.MIN_LIMIT
+    runs = {}
+    for limit in ("4GiB", f"{memory.MIN_LIMIT >> 20}MiB"):
+        tmpdir, cwd = tmp_path / f"tmp-{limit}", tmp_path / f"cwd-{limit}"
+        tmpdir.mkdir()
+        cwd.mkdir()
+        env = dict(os.environ, TMPDIR=str(tmpdir))
+        env.pop(memory.MEMORY_LIMIT_ENV, None)
+        got = localsearch("run", str(data), "--search", SYSMON_RULE, "--format", "csv", "--memory-limit", limit,
+                          "--app-dir", str(Path(__file__).resolve().parent.parent), cwd=cwd, env=env)
+        assert got.returncode == 0, got.stderr[-2000:]
+        assert f"{events:,} events" in got.stderr
+        assert list(tmpdir.iterdir()) == [], "the staging folder outlived the run"
+        assert list(cwd.iterdir()) == [], "the run left files in the current folder"
+        runs[limit] = got
+    small, big = runs[f"{memory.MIN_LIMIT >> 20}MiB"], runs["4GiB"]
+    assert small.stdout == big.stdout
+    assert len(small.stdout.splitlines()) > 1          # the results are not empty
+    assert "candidate lines spilled to disk" in small.stderr
+    assert "candidate lines spilled to disk" not in big.stderr
