@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(name: str, outcome: Outcome, results: int) -> None:
     for line in summary_lines(name, outcome.report, results, outcome.messages, outcome.warnings,
-                              outcome.local_used):
+                              outcome.local_used, memory_limit=outcome.memory_limit):
         print(line, file=sys.stderr)
 
 

@@ -71,6 +71,7 @@ class Outcome:
     local_used: Optional[str] = None                       # the local folder, when it held conf files
     error: Optional[str] = None                            # the search failed: why
     pointer: Optional[str] = None                          # the expanded search with a caret at the error
+    memory_limit: Optional[int] = None                     # DuckDB's memory limit for the run (bytes)
 
 
 def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], *,
@@ -147,7 +148,7 @@ def _load_and_run(confs: AppConfs, search: str, label: str, paths: Sequence[Path
     started.clear()               # the engine owns them now (and ends the ones it does not use)
     engine.warnings.extend(local_conf_warnings(confs, saved_name))     # local tuning that does nothing
     local = confs.local_dir
-    outcome = Outcome(report=report,
+    outcome = Outcome(report=report, memory_limit=limit,
                       local_used=str(local) if local.is_dir() and any(local.glob("*.conf")) else None)
     try:
         result = engine.run(pipeline if pipeline is not None else search)

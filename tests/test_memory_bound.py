@@ -51,7 +51,11 @@ def test_the_run_sets_its_limit() -> None:
     """The limit reaches DuckDB: one just big enough for the samples runs, and the run reports it."""
     got = localsearch("run", "samples", "--memory-limit", "200MiB")
     assert got.returncode == 0, got.stderr
-    assert "memory limit: 200 MiB" in got.stderr
+    assert "memory limit: 200 MiB (DuckDB" in got.stderr
+    got = localsearch("run", "samples", "--search", SYSMON_RULE)
+    assert got.returncode == 0, got.stderr
+    assert "memory limit: 1 GiB (DuckDB" in got.stderr
+    assert "held in memory (up to 256.0 MiB)" in got.stderr
 
 
 def _dense_candidates(dst: Path, at_least: int) -> int:
@@ -94,5 +98,5 @@ def test_tiny_limit_spills_candidates_to_the_staging_folder_only(tmp_path: Path)
     small, big = runs[f"{memory.MIN_LIMIT >> 20}MiB"], runs["4GiB"]
     assert small.stdout == big.stdout
     assert len(small.stdout.splitlines()) > 1          # the results are not empty
-    assert "candidate lines spilled to disk" in small.stderr
-    assert "candidate lines spilled to disk" not in big.stderr
+    assert "spilled to disk in the staging folder" in small.stderr
+    assert "held in memory" in big.stderr

@@ -59,3 +59,8 @@ class LoadReport:
     field_exists: Optional[Callable[[str], bool]] = None
     # inputs that could not be read, with the reason (only with keep_going; otherwise the load fails)
     failed: List[Tuple[Path, str]] = field(default_factory=list)
+    # with a prefilter: the candidate lines' bytes, the most the loader keeps of them in a DuckDB table (a
+    # quarter of the memory limit) and whether they went past it to staged files instead (candidates.py)
+    candidate_bytes: int = 0
+    candidate_budget: int = 0
+    candidates_on_disk: bool = False
