@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 
 MEMORY_LIMIT_ENV = "LOCALSEARCH_MEMORY_LIMIT"
 DEFAULT_LIMIT = 1 << 30
-THREAD_BYTES = 64 << 20              # DuckDB's JSON reader needs about this much per thread (measured: a
-                                     # load of the shared OTRF files fails with 2 threads at 96 MiB, runs with 1
-                                     # at 64 MiB, 2 at 128 MiB, 4 at 256 MiB)
+THREAD_BYTES = 128 << 20             # DuckDB needs about this much per thread. Measured on the raw variant over
+                                     # 74 MiB of candidate lines: 96 MiB and 1 thread run, 128 MiB and 2 threads
+                                     # run out of memory in a parallel CREATE TABLE (each thread builds its own
+                                     # rows before they are merged); 64 MiB fails in the search itself
 MIN_LIMIT = THREAD_BYTES             # one thread
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1000 ** 2,
           "mib": 1 << 20, "g": 1 << 30, "gb": 1000 ** 3, "gib": 1 << 30, "t": 1 << 40, "tb": 1000 ** 4,
@@ -53,6 +54,16 @@ def parse_size(text: str, what: str = "--memory-limit") -> int:
         raise BadSize(f"{what}: {text[:80]!r} is under the smallest memory limit a run can use, "
                       f"{MIN_LIMIT >> 20} MiB")
     return size
+
+
+def read_size(text: str) -> int:
+    """A size as DuckDB shows its settings ('1.0 GiB', '953.6 MiB', '0 bytes') -> bytes."""
+    m = _SIZE.fullmatch(text)
+    unit = m.group(2).lower() if m else ""
+    unit = "b" if unit in ("bytes", "byte") else unit
+    if m is None or unit not in _UNITS:
+        raise BadSize(f"DuckDB memory limit {text[:80]!r} is not a size")
+    return int(float(m.group(1)) * _UNITS[unit])
 
 
 def memory_limit(option: Optional[str] = None) -> int:

@@ -138,6 +138,8 @@ def _load_and_run(confs: AppConfs, search: str, label: str, paths: Sequence[Path
                              keep_going=keep_going)
     except LoadError as exc:
         raise InputError(str(exc)) from None
+    except duckdb.OutOfMemoryException as exc:
+        raise InputError(out_of_memory(limit, exc)) from None
     if origin is not None:
         _set_origin(con, report.columns, *origin)
     app_name = confs.conf("app").get("package", "id") or confs.app_dir.resolve().name
@@ -163,6 +165,12 @@ def _load_and_run(confs: AppConfs, search: str, label: str, paths: Sequence[Path
     outcome.fields, outcome.rows = list(result.fields), [list(r) for r in result.rows]
     outcome.messages, outcome.warnings = list(result.messages), list(result.warnings)
     return outcome
+
+
+def out_of_memory(limit: int, exc: BaseException) -> str:
+    from .memory import describe
+    return (f"reading the events needs more memory than the memory limit of {describe(limit)} gives "
+            f"(DuckDB: {str(exc).splitlines()[0]}); raise it with --memory-limit")
 
 
 def _set_origin(con: Any, columns: Dict[str, Dict[str, str]], source: str, sourcetype: str) -> None:

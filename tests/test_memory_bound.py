@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from localsearch import memory
-from tests.project import DATASETS, SYSMON_RULE, localsearch, needs_datasets
+from localsearch.ingest import DERIVED_FIELDS, candidates, load_events
+from localsearch.spl.prefilter import line_filter
+from tests.project import DATASETS, SAMPLES, SYSMON_RULE, localsearch, needs_datasets
 
 
 @pytest.mark.parametrize("text,size", [("1GiB", 1 << 30), ("512MiB", 512 << 20), ("300m", 300 << 20),
@@ -58,6 +61,34 @@ def test_the_run_sets_its_limit() -> None:
     assert "held in memory (up to 256.0 MiB)" in got.stderr
 
 
+def test_spilled_candidates_give_the_same_events_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidate lines written to staged files (here after every group of files: a budget of 0) give the `events`
+    view the candidate table gives, row for row and column for column; the files are in the staging folder."""
+    beat = tmp_path / "beat.json"      # a nested layout: read in Python, staged, then scanned as a bundle
+    beat.write_text('{"@timestamp": "2020-01-01T00:00:00Z", "winlog": {"event_id": 1, "channel": '
+                    '"Microsoft-Windows-Sysmon/Operational", "event_data": {"ParentImage": "C:\\\\WmiPrvSE.exe", '
+                    '"Image": "C:\\\\x.exe"}}}\n', encoding="utf-8")
+    paths = [SAMPLES, beat] + [DATASETS / d for d in ("otrf", "otrf-negatives") if (DATASETS / d).is_dir()]
+    cond = line_filter('ParentImage="*\\\\WmiPrvSE.exe"', DERIVED_FIELDS)
+    assert cond is not None
+    held_con, disk_con = duckdb.connect(), duckdb.connect()
+    held = load_events(paths, held_con, line_filter=cond)
+    monkeypatch.setattr(candidates, "SHARE", 1 << 60)
+    disk = load_events(paths, disk_con, line_filter=cond)
+    assert not held.candidates_on_disk and disk.candidates_on_disk and disk.candidate_budget == 0
+    assert disk.candidates == held.candidates and held.candidates
+    assert disk.candidate_bytes == held.candidate_bytes + held.candidates        # (a newline each)
+    assert disk.columns == held.columns
+    assert disk.staging_dir is not None
+    staged = sorted(disk.staging_dir.glob("candidates-*.ndjson"))
+    assert staged and sum(len(p.read_bytes().splitlines()) for p in staged) == disk.candidates
+    rows = "SELECT * FROM events ORDER BY ALL"
+    assert disk_con.execute(rows).fetchall() == held_con.execute(rows).fetchall()
+    assert disk_con.execute("SELECT count(*) FROM events").fetchone() == (disk.candidates,)
+    assert disk_con.execute("SELECT * FROM processes ORDER BY ALL").fetchall() == \
+        held_con.execute("SELECT * FROM processes ORDER BY ALL").fetchall()
+
+
 def _dense_candidates(dst: Path, at_least: int) -> int:
     """A JSON lines file of OTRF lines that hold `WmiPrvSE` (every one a candidate line of the raw variant's
     prefilter), repeated until it is `at_least` bytes: derived from the shared datasets at run time."""
@@ -91,7 +122,7 @@ def test_tiny_limit_spills_candidates_to_the_staging_folder_only(tmp_path: Path)
         got = localsearch("run", str(data), "--search", SYSMON_RULE, "--format", "csv", "--memory-limit", limit,
                           "--app-dir", str(Path(__file__).resolve().parent.parent), cwd=cwd, env=env)
         assert got.returncode == 0, got.stderr[-2000:]
-        assert f"{events:,} events" in got.stderr
+        assert f"events read: {events}," in got.stderr
         assert list(tmpdir.iterdir()) == [], "the staging folder outlived the run"
         assert list(cwd.iterdir()) == [], "the run left files in the current folder"
         runs[limit] = got
