@@ -21,6 +21,7 @@ from .units import Unit
 
 CAND_TABLE = "_ls_cand_json"
 SHARE = 4                       # the candidates' budget: memory_limit / SHARE
+SPILL_BATCH = 2000              # lines fetched at a time when they are written to a staged file
 
 
 def create_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -60,19 +61,28 @@ class CandidateStore:
             self._spill()
 
     def _spill(self) -> None:
-        """The table's lines, in the order they were read, to a new staged file; the table emptied.
-        (CSV without quoting, with one column: each value written as it is, one per line. A candidate line is a
-        JSON object read by DuckDB, so it holds no line break.)"""
+        """The table's lines, in the order they were read, to a new staged file; the table emptied. (Written
+        from here in batches: DuckDB's CSV writer, the way to write text lines as they are, allocates 512 MiB
+        at once for a large table. A candidate line is a JSON object DuckDB read, so it holds no line break.)"""
         path = self.staging / f"candidates-{len(self.files) + 1:04d}.ndjson"
-        row = self.con.execute(f"SELECT count(*), coalesce(sum(strlen(json)), 0) FROM {CAND_TABLE}").fetchone()
-        n, size = (int(row[0]), int(row[1])) if row is not None else (0, 0)
+        n = size = 0
+        cur = self.con.execute(f"SELECT json FROM {CAND_TABLE}")     # (insertion order: DuckDB keeps it)
+        with open(path, "w", encoding="utf-8", newline="\n") as out:
+            while True:
+                batch = cur.fetchmany(SPILL_BATCH)
+                if not batch:
+                    break
+                for (line,) in batch:
+                    out.write(line)
+                    out.write("\n")
+                    size += len(line.encode("utf-8")) + 1
+                n += len(batch)
         if n == 0:
+            path.unlink()
             return
-        self.con.execute(f"COPY (SELECT json FROM {CAND_TABLE}) TO '{path}' "
-                         "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x01')")
         self.files.append(path)
         self.lines_in.append(n)
-        self.bytes_on_disk += size + n
+        self.bytes_on_disk += size
         create_table(self.con)
 
     def units(self, scanned: List[Unit]) -> List[Unit]:
