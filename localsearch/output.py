@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import Counter
 from datetime import datetime, timezone
 from typing import IO, Dict, List, Optional, Sequence, Tuple
 
@@ -140,8 +139,8 @@ def summary_lines(search_name: str, report, results: int, messages: Sequence[Tup
         for path, why in getattr(report, "failed", []):
             lines.append(f"  not read (--keep-going) {path}: {why}")
         if report.skipped:
-            reasons = Counter(s.reason for s in report.skipped)
-            lines.append(f"records skipped: {len(report.skipped)}")
+            reasons = report.skip_reasons()
+            lines.append(f"records skipped: {report.skipped_count()}")
             for reason, n in reasons.most_common():
                 lines.append(f"  {n} x {reason}")
             for s in report.skipped[:max_skipped]:

@@ -131,3 +131,25 @@ def test_tiny_limit_spills_candidates_to_the_staging_folder_only(tmp_path: Path)
     assert len(small.stdout.splitlines()) > 1          # the results are not empty
     assert "spilled to disk in the staging folder" in small.stderr
     assert "held in memory" in big.stderr
+
+
+def test_skipped_records_past_the_listed_ones_are_counted_not_held(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the loader holds for skipped records does not grow with them (model.SKIPPED_LISTED): past the
+    listed ones they are counted by file and reason, and the run summary still counts every one."""
+    from localsearch.ingest import model
+    from localsearch.output import summary_lines
+    monkeypatch.setattr(model, "SKIPPED_LISTED", 3)
+    monkeypatch.setattr(model, "REASONS_COUNTED", 2)
+    bad = tmp_path / "bad.json"
+    lines = ['{"EventID": 1, "Image": "a.exe"}'] + [f'{{"EventID": 1, "Image": "x" oops {i}}}' for i in range(9)]
+    lines += ["{" * 100_000 + "}" * 100_000, '{"EventID": 1' + ', "k": ' * 2 + "}"]
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = load_events([bad], duckdb.connect())
+    assert report.events == 1 and report.files[0].records_skipped == 11
+    assert len(report.skipped) == 3 and report.skipped_count() == 11
+    assert sum(report.skip_reasons().values()) == 11
+    assert len(report.skipped_unlisted[bad]) <= 2 + 1                 # two reasons and "other reasons"
+    summary = summary_lines("S", report, 0, [], [], None)
+    assert "records skipped: 11" in summary
+    assert sum(int(line.split(" x ")[0]) for line in summary if " x " in line) == 11
