@@ -13,8 +13,8 @@ to disk" (same page, "Limitations"), so the loader keeps no aggregate whose size
 
 The limit: --memory-limit, else the LOCALSEARCH_MEMORY_LIMIT environment variable, else DEFAULT_LIMIT
 (1 GiB, not DuckDB's own default of 80% of RAM: the runner is a test tool that runs next to other work, in CI
-runners and on laptops, and a fixed figure makes its peak the same on every machine; 1 GiB keeps a million
-events of the raw variant in memory, so typical inputs never spill).
+runners and on laptops, and a fixed figure makes its peak the same on every machine; a million OTRF events run
+in it, the raw variant's candidate lines then going to staged files, ingest/candidates.py).
 """
 from __future__ import annotations
 
