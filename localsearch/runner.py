@@ -139,7 +139,7 @@ def _load_and_run(confs: AppConfs, search: str, label: str, paths: Sequence[Path
     except LoadError as exc:
         raise InputError(str(exc)) from None
     except duckdb.OutOfMemoryException as exc:
-        raise InputError(out_of_memory(limit, exc)) from None
+        raise InputError(out_of_memory(memory_limit, exc)) from None
     if origin is not None:
         _set_origin(con, report.columns, *origin)
     app_name = confs.conf("app").get("package", "id") or confs.app_dir.resolve().name
@@ -150,7 +150,7 @@ def _load_and_run(confs: AppConfs, search: str, label: str, paths: Sequence[Path
     started.clear()               # the engine owns them now (and ends the ones it does not use)
     engine.warnings.extend(local_conf_warnings(confs, saved_name))     # local tuning that does nothing
     local = confs.local_dir
-    outcome = Outcome(report=report, memory_limit=limit,
+    outcome = Outcome(report=report, memory_limit=memory_limit,
                       local_used=str(local) if local.is_dir() and any(local.glob("*.conf")) else None)
     try:
         result = engine.run(pipeline if pipeline is not None else search)
