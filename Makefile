@@ -96,6 +96,7 @@ run: vendor
 bench: vendor
 	$(PY) -m bench.rbascore_bench
 	$(PY) -m bench.localsearch_bench
+	$(PY) -m bench.memory_bench
 
 clean:
 	rm -rf build dist lib .pytest_cache .hypothesis .ruff_cache .mypy_cache contentctl/dist

@@ -2,7 +2,7 @@
 them, list what the app defines.
 
     localsearch run PATH... [--search NAME] [--app-dir DIR] [--local-dir DIR]
-                            [--format table|csv|jsonl] [--earliest T] [--latest T]
+                            [--format table|csv|jsonl] [--earliest T] [--latest T] [--memory-limit SIZE]
     localsearch test SPEC... [--app-dir DIR] [--data-dir DIR] [--junit FILE]
     localsearch list [--app-dir DIR] [--local-dir DIR] [--format table|jsonl]
     (also `python -m localsearch ...`)
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 from .conf import ConfError
+from .memory import DEFAULT_LIMIT, MEMORY_LIMIT_ENV, BadSize, describe, memory_limit
 from .output import FORMATS, summary_lines, write_results
 from .runner import InputError, Outcome, app_confs, run_search, saved_search
 from .spl.errors import SplError
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--latest", metavar="T", help="only events before T; default: no limit")
     run.add_argument("--keep-going", action="store_true",
                      help="read the other inputs when one cannot be read (it is listed in the summary; exit 0)")
+    run.add_argument("--memory-limit", default=None, metavar="SIZE",
+                     help=f"DuckDB's memory limit (e.g. 512MiB, 2GiB); past it data spills to the run's staging "
+                          f"folder; default: ${MEMORY_LIMIT_ENV} or {describe(DEFAULT_LIMIT)}")
 
     test = sub.add_parser("test", help="check expectations (YAML specs or contentctl detections) on event data")
     test.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or contentctl detection YAMLs")
@@ -112,11 +116,15 @@ def run(args: argparse.Namespace) -> int:
     except TimeSpecError as exc:
         raise InputError(str(exc)) from None
     search = saved_search(confs, args.search)
+    try:
+        limit = memory_limit(args.memory_limit)
+    except BadSize as exc:
+        raise InputError(str(exc)) from None
     progress = _LazyProgress()
     try:
         outcome = run_search(confs, search, f"saved search {args.search!r}", [Path(p) for p in args.paths],
                              earliest=earliest, latest=latest, progress=progress, saved_name=args.search,
-                             keep_going=args.keep_going)
+                             keep_going=args.keep_going, memory_limit=limit)
     finally:
         progress.close()
     if outcome.error is not None:
@@ -133,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(name: str, outcome: Outcome, results: int) -> None:
     for line in summary_lines(name, outcome.report, results, outcome.messages, outcome.warnings,
-                              outcome.local_used):
+                              outcome.local_used, memory_limit=outcome.memory_limit):
         print(line, file=sys.stderr)
 
 

@@ -214,7 +214,7 @@ class SearchEngine:
         try:
             self.con.execute(sql)
         except duckdb.Error as exc:     # as in materialize: an error of the search (or a refusal met in a row)
-            raise SplError(f"the search cannot run locally: {str(exc).splitlines()[0]}") from None
+            raise SplError(_cannot_run(exc)) from None
 
     def create_table(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         self.con.execute(f"CREATE TEMP TABLE {table} ({', '.join(columns)})")
@@ -251,7 +251,7 @@ class SearchEngine:
             self.con.execute(f"CREATE TEMP TABLE {table} AS SELECT {select} FROM {source} WHERE {where} "
                              f"ORDER BY {order}")
         except duckdb.Error as exc:     # e.g. a regex RE2 rejects: an error of the search, not a crash
-            raise SplError(f"the search cannot run locally: {str(exc).splitlines()[0]}") from None
+            raise SplError(_cannot_run(exc)) from None
         types = self._types(table)
         return Frame(table, [Col(name, f"c{i}", types[f"c{i}"]) for i, (name, _) in enumerate(exprs)])
 
@@ -361,3 +361,11 @@ class SearchEngine:
     # ---- results -------------------------------------------------------------------------------------------
     def fetch(self, frame: Frame) -> Tuple[List[str], List[List[Value]]]:
         return frame.names(), list(self._rows(frame))
+
+
+def _cannot_run(exc: duckdb.Error) -> str:
+    first = str(exc).splitlines()[0]
+    if isinstance(exc, duckdb.OutOfMemoryException):       # the run's memory limit (memory.py), not the search
+        return f"the search needs more memory than the run's memory limit gives (DuckDB: {first}); " \
+               "raise it with --memory-limit"
+    return f"the search cannot run locally: {first}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import Counter
 from datetime import datetime, timezone
 from typing import IO, Dict, List, Optional, Sequence, Tuple
 
@@ -126,8 +125,8 @@ def _mapped_text(report, f) -> str:
 
 def summary_lines(search_name: str, report, results: int, messages: Sequence[Tuple[str, str]],
                   warnings: Sequence[str], local_dir: Optional[str], max_skipped: int = 5,
-                  max_files: int = 20) -> List[str]:
-    """Plain-text summary of a run (for stderr)."""
+                  max_files: int = 20, memory_limit: Optional[int] = None) -> List[str]:
+    """Plain-text summary of a run (for stderr). `memory_limit`: the run's DuckDB memory limit (bytes)."""
     lines = [f"search: {search_name}" + (f" (local overrides from {local_dir})" if local_dir else "")]
     if report is not None:
         read = [f for f in report.files if getattr(f, "format", "") != "ignored"]
@@ -152,14 +151,15 @@ def summary_lines(search_name: str, report, results: int, messages: Sequence[Tup
         for path, why in getattr(report, "failed", []):
             lines.append(f"  not read (--keep-going) {path}: {why}")
         if report.skipped:
-            reasons = Counter(s.reason for s in report.skipped)
-            lines.append(f"records skipped: {len(report.skipped)}")
+            reasons = report.skip_reasons()
+            lines.append(f"records skipped: {report.skipped_count()}")
             for reason, n in reasons.most_common():
                 lines.append(f"  {n} x {reason}")
             for s in report.skipped[:max_skipped]:
                 lines.append(f"  e.g. {s}")
         else:
             lines.append("records skipped: 0")
+    lines.extend(memory_lines(report, memory_limit))
     for w in getattr(report, "warnings", None) or ():
         lines.append(f"warning: {w}")
     lines.append(f"results: {results}")
@@ -168,3 +168,21 @@ def summary_lines(search_name: str, report, results: int, messages: Sequence[Tup
     for w in warnings:
         lines.append(f"warning: {w}")
     return lines
+
+
+def memory_lines(report, memory_limit: Optional[int]) -> List[str]:
+    """The run's memory limit, and where a prefiltered load kept its candidate lines (README "Memory")."""
+    from .memory import describe
+    out = []
+    if memory_limit is not None:
+        out.append(f"memory limit: {describe(memory_limit)} (DuckDB; past it, data spills to the run's staging folder)")
+    if report is not None and getattr(report, "candidates", None) is not None:
+        where = ("spilled to disk in the staging folder (over" if report.candidates_on_disk
+                 else "held in memory (up to")
+        out.append(f"candidate lines of the prefilter: {report.candidates:,} ({_mib(report.candidate_bytes)}), "
+                   f"{where} {_mib(report.candidate_budget)})")
+    return out
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):,.1f} MiB"

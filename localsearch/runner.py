@@ -71,17 +71,19 @@ class Outcome:
     local_used: Optional[str] = None                       # the local folder, when it held conf files
     error: Optional[str] = None                            # the search failed: why
     pointer: Optional[str] = None                          # the expanded search with a caret at the error
+    memory_limit: Optional[int] = None                     # DuckDB's memory limit for the run (bytes)
 
 
 def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], *,
                earliest: Optional[float] = None, latest: Optional[float] = None,
                progress: Optional[Callable[[int, int], None]] = None,
                origin: Optional[Tuple[str, str]] = None, saved_name: Optional[str] = None,
-               keep_going: bool = False) -> Outcome:
+               keep_going: bool = False, memory_limit: Optional[int] = None) -> Outcome:
     """Load `paths` and run `search` (SPL text; `label` names it in messages) with the app's confs.
     `origin`: the (source, sourcetype) the data was indexed with, given to every event. `saved_name`: the
     saved search run, if it is one (a local stanza of that name is then not reported as unused). `keep_going`:
-    an input that cannot be read is listed in the report's `failed` instead of stopping the run."""
+    an input that cannot be read is listed in the report's `failed` instead of stopping the run. `memory_limit`:
+    DuckDB's memory limit in bytes (default: memory.memory_limit(), the environment variable or 1 GiB)."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing and not keep_going:
         raise InputError("no such file or folder: " + ", ".join(missing))
@@ -102,11 +104,17 @@ def run_search(confs: AppConfs, search: str, label: str, paths: Sequence[Path], 
             line_filter = pipeline_filter(pipeline, DERIVED_FIELDS)
     except SplError:
         pass                  # the search itself reports the error, after loading
+    from .memory import BadSize
+    from .memory import memory_limit as default_limit
+    try:
+        limit = memory_limit if memory_limit is not None else default_limit()
+    except BadSize as exc:
+        raise InputError(str(exc)) from None
     started = start_commands(confs, pipeline) if pipeline is not None else {}
     try:
         return _load_and_run(confs, search, label, paths, pipeline, raw_events, line_filter, started,
                              earliest=earliest, latest=latest, progress=progress, origin=origin,
-                             saved_name=saved_name, keep_going=keep_going)
+                             saved_name=saved_name, keep_going=keep_going, memory_limit=limit)
     finally:
         close_started(started)
 
@@ -115,19 +123,23 @@ def _load_and_run(confs: AppConfs, search: str, label: str, paths: Sequence[Path
                   raw_events: bool, line_filter: Optional[str], started: Dict[Tuple[str, ...], Any], *,
                   earliest: Optional[float], latest: Optional[float],
                   progress: Optional[Callable[[int, int], None]], origin: Optional[Tuple[str, str]],
-                  saved_name: Optional[str], keep_going: bool) -> Outcome:
+                  saved_name: Optional[str], keep_going: bool, memory_limit: int) -> Outcome:
     import duckdb
 
     from .confcheck import local_conf_warnings
     from .engine import CommandError, SearchEngine
     from .ingest import LoadError, load_events
+    from .memory import apply_limit
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")   # DuckDB's own bar would write to stdout
+    apply_limit(con, memory_limit)       # the run's memory bound (memory.py); past it DuckDB spills to the staging folder
     try:
         report = load_events(list(paths), con, progress=progress, raw_events=raw_events, line_filter=line_filter,
                              keep_going=keep_going)
     except LoadError as exc:
         raise InputError(str(exc)) from None
+    except duckdb.OutOfMemoryException as exc:
+        raise InputError(out_of_memory(memory_limit, exc)) from None
     if origin is not None:
         _set_origin(con, report.columns, *origin)
     app_name = confs.conf("app").get("package", "id") or confs.app_dir.resolve().name
@@ -138,7 +150,7 @@ def _load_and_run(confs: AppConfs, search: str, label: str, paths: Sequence[Path
     started.clear()               # the engine owns them now (and ends the ones it does not use)
     engine.warnings.extend(local_conf_warnings(confs, saved_name))     # local tuning that does nothing
     local = confs.local_dir
-    outcome = Outcome(report=report,
+    outcome = Outcome(report=report, memory_limit=memory_limit,
                       local_used=str(local) if local.is_dir() and any(local.glob("*.conf")) else None)
     try:
         result = engine.run(pipeline if pipeline is not None else search)
@@ -153,6 +165,12 @@ def _load_and_run(confs: AppConfs, search: str, label: str, paths: Sequence[Path
     outcome.fields, outcome.rows = list(result.fields), [list(r) for r in result.rows]
     outcome.messages, outcome.warnings = list(result.messages), list(result.warnings)
     return outcome
+
+
+def out_of_memory(limit: int, exc: BaseException) -> str:
+    from .memory import describe
+    return (f"reading the events needs more memory than the memory limit of {describe(limit)} gives "
+            f"(DuckDB: {str(exc).splitlines()[0]}); raise it with --memory-limit")
 
 
 def _set_origin(con: Any, columns: Dict[str, Dict[str, str]], source: str, sourcetype: str) -> None:

@@ -25,8 +25,9 @@ How it works (one mapping path for every format):
 Prefilter (`line_filter`, a SQL condition on the raw line text `json`, from localsearch.spl.prefilter): pass 1
 still counts every event and collects every process-creation record, but lists field names only of the lines
 passing the filter (the candidates), and keeps those lines in a table that `events` is built over (in
-memory; DuckDB's json_transform gives the values read_json would): `events` then holds the candidate events
-only (a superset of what the leading search matches). LoadReport.events and FileReport.events_read still count every event read.
+memory, DuckDB's json_transform giving the values read_json would; past a quarter of the memory limit in staged
+files instead, candidates.py): `events` then holds the candidate events only (a superset of what the leading
+search matches). LoadReport.events and FileReport.events_read still count every event read.
 
 Case-sensitive field names: a raw field whose spelling differs only in case from a more frequent one
 (OTRF has both `ProcessId` and `ProcessID`, `TargetProcessGuid` and `TargetProcessGUID`) gets its own
@@ -71,7 +72,8 @@ from .inputs import Input, discover
 from .layouts import UNKNOWN, peek_layout
 from .model import FileReport, LoadError, LoadReport
 from .presence import FieldPresence, unknown_layout_warnings
-from .scan import CAND_TABLE, PROC_RE, PROC_TABLE, candidates_unit, label_by_input, reset_unit, scan_all
+from .candidates import CAND_TABLE, CandidateStore
+from .scan import PROC_RE, PROC_TABLE, label_by_input, reset_unit, scan_all
 from .staging import Stager, input_sql_path, stage_evtx, stage_or_fail
 from .units import Unit, unit_groups
 
@@ -146,11 +148,10 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
                                "AND table_name LIKE '\\_ls\\_variants\\_%' ESCAPE '\\'").fetchall():
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PROC_TABLE} (file VARCHAR, json VARCHAR)")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {CAND_TABLE} (file VARCHAR, json VARCHAR, p BOOLEAN, k BOOLEAN, "
-                f"o BOOLEAN)")
     staging = Path(tempfile.mkdtemp(prefix="localsearch-"))
     atexit.register(shutil.rmtree, staging, True)
     report.staging_dir = staging
+    candidates = CandidateStore(con, staging)
     # DuckDB spills what outgrows its memory_limit (the candidate lines of a prefiltered load, large sorts) to
     # its temp_directory: the staging folder rather than `.tmp` in the user's current folder
     row = con.execute("SELECT current_setting('temp_directory')").fetchone()
@@ -188,6 +189,8 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
             size = sum(u.size for u in group)
             big = progress is not None and size > PROGRESS_BYTES
             scan_all(con, group, _scaled(emit, size) if big else None, raw_events, line_filter)
+            if line_filter is not None:
+                candidates.after_group(group)
             done += size
             emit()
         kept: List[Unit] = []
@@ -202,7 +205,10 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
                 kept.append(u)
     finally:
         stager.close()
-    scan_all(con, stager.bundles, field_names=raw_events, line_filter=line_filter)
+    for group in unit_groups(stager.bundles):
+        scan_all(con, group, field_names=raw_events, line_filter=line_filter)
+        if line_filter is not None:
+            candidates.after_group(group)
     label_by_input(con, stager.bundles)
     for u in stager.bundles:
         if u.needs_python:        # staged files are written by readers.py: this is a bug, not bad input
@@ -214,8 +220,10 @@ def _load(paths: Sequence[Path], con: duckdb.DuckDBPyConnection, progress: Optio
         con.execute(f"DROP TABLE {CAND_TABLE}")
         view_units = units
     else:
-        view_units = [candidates_unit(con, units)]
-        report.candidates = view_units[0].events
+        view_units = candidates.units(units)
+        report.candidates = sum(u.events for u in view_units)
+        report.candidate_bytes, report.candidate_budget = candidates.total_bytes, candidates.limit
+        report.candidates_on_disk = bool(candidates.files)
     if raw_events:
         check_field_count(view_units, units, found[0].name)
     ev_cols = build_events(con, view_units) if raw_events else {}

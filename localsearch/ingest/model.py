@@ -1,9 +1,17 @@
 """Result and error types of the ingest layer."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
+
+# Skipped records are listed one by one up to SKIPPED_LISTED per load; past it they are counted by file and
+# reason only (at most REASONS_COUNTED reasons a file, the rest as OTHER_REASONS), so what the loader holds for
+# them does not grow with the input: a million malformed lines took 300 MiB as a list.
+SKIPPED_LISTED = 1000
+REASONS_COUNTED = 100
+OTHER_REASONS = "other reasons"
 
 
 class LoadError(Exception):
@@ -63,3 +71,28 @@ class LoadReport:
     field_exists: Optional[Callable[[str], bool]] = None
     # inputs that could not be read, with the reason (only with keep_going; otherwise the load fails)
     failed: List[Tuple[Path, str]] = field(default_factory=list)
+    # with a prefilter: the candidate lines' bytes, the most the loader keeps of them in a DuckDB table (a
+    # quarter of the memory limit) and whether they went past it to staged files instead (candidates.py)
+    candidate_bytes: int = 0
+    candidate_budget: int = 0
+    candidates_on_disk: bool = False
+    # skipped records past SKIPPED_LISTED: per file, reason -> how many (not listed in `skipped`)
+    skipped_unlisted: Dict[Path, Counter] = field(default_factory=dict)
+
+    def skip(self, item: Skipped) -> None:
+        """A record that could not be read: listed, or past SKIPPED_LISTED counted (see SKIPPED_LISTED)."""
+        if len(self.skipped) < SKIPPED_LISTED:
+            self.skipped.append(item)
+            return
+        per = self.skipped_unlisted.setdefault(item.path, Counter())
+        per[item.reason if item.reason in per or len(per) < REASONS_COUNTED else OTHER_REASONS] += 1
+
+    def skipped_count(self) -> int:
+        return len(self.skipped) + sum(sum(c.values()) for c in self.skipped_unlisted.values())
+
+    def skip_reasons(self) -> Counter:
+        """Reason -> skipped records, listed and counted ones alike."""
+        out = Counter(s.reason for s in self.skipped)
+        for per in self.skipped_unlisted.values():
+            out.update(per)
+        return out

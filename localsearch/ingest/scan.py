@@ -1,7 +1,14 @@
 """Pass 1 over the JSON lines units: one multi-threaded DuckDB scan per group of files collects the field names
 present (with counts), the number of events, and the process-creation records (Sysmon 1 / Security 4688), and
 tells which files the SQL path cannot take as they are (those are read in Python instead; see staging.py).
-With a prefilter the candidate lines are kept in CAND_TABLE, which the `events` view is then built over."""
+With a prefilter the candidate lines are kept in CAND_TABLE (candidates.py), which the `events` view is then built
+over.
+
+Memory: no aggregate here grows with the input. DuckDB cannot spill `list()` aggregates to disk (DuckDB docs,
+"Tuning workloads", "Limitations": `list()` and `string_agg()` "do not support offloading to disk"), so the
+process-creation records go into PROC_TABLE by an INSERT of their own (tables spill past the memory limit) and
+the counts come from a second read of the files (no slower: the regular expressions are not run twice); a
+prefiltered scan's scratch table is dropped once read (DuckDB does not give back the memory of deleted rows)."""
 from __future__ import annotations
 
 import threading
@@ -12,6 +19,7 @@ import duckdb
 
 from ..sqltext import sql_literal
 from .bounds import MAX_FIELDS
+from .candidates import CAND_TABLE
 from .layouts import NESTED_KEYS
 from .sources import event_codes
 from .units import Unit, count_of, path_list, unit_groups
@@ -21,8 +29,7 @@ PROC_RE = r'"Event(?:ID|Code)"\s*:\s*"?(' + "|".join(event_codes()) + r')"?\s*[,
 WINLOGBEAT_REASON = "records in a nested layout (Winlogbeat, ECS)"
 NON_OBJECT_REASON = "records that are not JSON objects (or empty objects)"
 PROC_TABLE = "_ls_proc_json"
-CAND_TABLE = "_ls_cand_json"     # a prefiltered load: (file, json, flags), see _scan_filtered; then the
-                                 # candidate lines the `events` view reads
+SCRATCH_TABLE = "_ls_scan_lines"   # a prefiltered scan's lines of one group (f, json, p, k, o)
 # Lines a prefiltered scan keeps whatever the filter says, so the Winlogbeat test sees every top-level key
 # the full scan would (a `\uXXXX` escape may spell `winlog`).
 # (a regex, not contains(): RE2 skips ahead on the literal faster than contains() scans)
@@ -70,6 +77,20 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, tick: Optional[Callable[[
         raise failure[0]
 
 
+def _half(tick: Optional[Callable[[float], None]], second: bool) -> Optional[Callable[[float], None]]:
+    """The progress of one of a scan's two reads of its files, as a half of the scan's."""
+    if tick is None:
+        return None
+    return lambda fraction: tick((fraction + (1.0 if second else 0.0)) / 2)
+
+
+def _take_process_records(con: duckdb.DuckDBPyConnection, units: List[Unit],
+                          tick: Optional[Callable[[float], None]]) -> None:
+    """The first read of a scan: the process-creation records of the files into PROC_TABLE."""
+    _execute(con, f"INSERT INTO {PROC_TABLE} SELECT filename, json FROM read_ndjson_objects({path_list(units)}, "
+                  f"filename = true) WHERE regexp_matches(json, {sql_literal(PROC_RE)})", tick)
+
+
 def _scan(con: duckdb.DuckDBPyConnection, units: List[Unit],
           tick: Optional[Callable[[float], None]] = None, field_names: bool = True,
           line_filter: Optional[str] = None) -> None:
@@ -86,15 +107,15 @@ def _scan(con: duckdb.DuckDBPyConnection, units: List[Unit],
     if line_filter is not None:
         _scan_filtered(con, units, by_name, tick, line_filter)
         return
+    _take_process_records(con, units, _half(tick, False))
     _execute(con,
         f"""CREATE OR REPLACE TEMP TABLE _ls_scan AS
-            SELECT filename, any_value(k) AS keys, count(*) AS n,
-                   list(json) FILTER (WHERE regexp_matches(json, {sql_literal(PROC_RE)})) AS procs
-            FROM (SELECT filename, json, json_keys(json) AS k
+            SELECT filename, any_value(k) AS keys, count(*) AS n
+            FROM (SELECT filename, json_keys(json) AS k
                   FROM read_ndjson_objects({path_list(units)}, filename = true))
-            GROUP BY filename, hash(k)""", tick)
+            GROUP BY filename, hash(k)""", _half(tick, True))
     rows = con.execute("SELECT filename, keys, n FROM _ls_scan").fetchall()
-    _take_process_records(con)
+    con.execute("DROP TABLE _ls_scan")
     for fname, keys, n in rows:
         u = by_name[fname]
         if not keys:
@@ -124,27 +145,21 @@ def _duplicate_key_files(con: duckdb.DuckDBPyConnection, files: List[str]) -> se
     return {r[0] for r in rows}
 
 
-def _take_process_records(con: duckdb.DuckDBPyConnection) -> None:
-    """Move the process-creation records a scan collected in _ls_scan into PROC_TABLE; drop _ls_scan."""
-    con.execute(f"INSERT INTO {PROC_TABLE} SELECT filename, unnest(procs) FROM _ls_scan WHERE len(procs) > 0")
-    con.execute("DROP TABLE _ls_scan")
-
-
 def _scan_light(con: duckdb.DuckDBPyConnection, units: List[Unit], by_name: Dict[str, Unit],
                 tick: Optional[Callable[[float], None]]) -> None:
     """Pass 1 without field names: event counts, process-creation records, and the two cheap text tests
     that send a file to the Python readers (records that are not objects, Winlogbeat records)."""
+    _take_process_records(con, units, _half(tick, False))
     _execute(con,
         f"""CREATE OR REPLACE TEMP TABLE _ls_scan AS
             SELECT filename, count(*) AS n,
                    count(*) FILTER (WHERE NOT starts_with(json, '{{')) AS non_objects,
                    count(*) FILTER (WHERE {NESTED_TEXT_SQL}) AS winlog,
-                   count(*) FILTER (WHERE {WIDE_SQL}) AS wide,
-                   list(json) FILTER (WHERE regexp_matches(json, {sql_literal(PROC_RE)})) AS procs
+                   count(*) FILTER (WHERE {WIDE_SQL}) AS wide
             FROM read_ndjson_objects({path_list(units)}, filename = true)
-            GROUP BY filename""", tick)
+            GROUP BY filename""", _half(tick, True))
     rows = con.execute("SELECT filename, n, non_objects, winlog, wide FROM _ls_scan").fetchall()
-    _take_process_records(con)
+    con.execute("DROP TABLE _ls_scan")
     dups = _duplicate_key_files(con, list(by_name))
     for fname, n, non_objects, winlog, wide in rows:
         u = by_name[fname]
@@ -181,26 +196,28 @@ def _scan_staged_light(con: duckdb.DuckDBPyConnection, units: List[Unit], by_nam
 
 def _scan_filtered(con: duckdb.DuckDBPyConnection, units: List[Unit], by_name: Dict[str, Unit],
                    tick: Optional[Callable[[float], None]], line_filter: str) -> None:
-    """Pass 1 with a prefilter, in one read of the files: a row per line in CAND_TABLE (flags: process
-    creation `p`, candidate `k`, not a non-empty object `o`; the text only where p or k), from which
-    every line is counted, process-creation records are taken from every line, and field names are
-    listed for the candidate lines only. Candidates: the filter's lines, plus any line that may carry a
-    top-level `winlog` key, so the Winlogbeat test sees what the full scan would. (No list aggregates:
-    one huge list per file is slow and memory-hungry in DuckDB.)"""
+    """Pass 1 with a prefilter, in one read of the files: a row per line in a scratch table (the file's
+    number in the group, flags: process creation `p`, candidate `k`, not a non-empty object `o`; the text only
+    where p or k), from which every line is counted, the `p` lines go to PROC_TABLE and the `k` lines to
+    CAND_TABLE; the scratch table is then dropped (about 25 bytes a line while it lives, spilled past the
+    memory limit), and field names are listed for the candidate lines only. Candidates: the filter's lines, plus
+    any line that may carry a top-level `winlog` key, so the Winlogbeat test sees what the full scan would.
+    (One read: two, a table of the kept lines and a count, took a fifth longer.)"""
     files = [str(u.sql_path) for u in units]
+    plist = path_list(units)
     _execute(con,
-        f"""INSERT INTO {CAND_TABLE}
-            SELECT filename, CASE WHEN p OR k THEN json END, p, k, o
+        f"""CREATE OR REPLACE TEMP TABLE {SCRATCH_TABLE} AS
+            SELECT list_position({plist}, filename)::INTEGER AS f, CASE WHEN p OR k THEN json END AS json, p, k, o
             FROM (SELECT filename, json,
                          regexp_matches(json, {sql_literal(PROC_RE)}) AS p,
                          (({line_filter}) OR {WINLOG_TEXT_SQL}) AS k,
                          (NOT regexp_matches(json, {sql_literal(NON_OBJECT_RE)}) OR {WIDE_SQL}) AS o
-                  FROM read_ndjson_objects({path_list(units)}, filename = true))""", tick)
-    rows = con.execute(f"SELECT file, count(*), count(*) FILTER (WHERE o) FROM {CAND_TABLE} "
-                       f"WHERE list_contains(?, file) GROUP BY file", [files]).fetchall()
-    con.execute(f"INSERT INTO {PROC_TABLE} SELECT file, json FROM {CAND_TABLE} WHERE p AND list_contains(?, file)",
-                [files])
-    con.execute(f"DELETE FROM {CAND_TABLE} WHERE NOT k AND list_contains(?, file)", [files])
+                  FROM read_ndjson_objects({plist}, filename = true))""", tick)
+    rows = [(files[f - 1], n, o) for f, n, o in con.execute(
+        f"SELECT f, count(*), count(*) FILTER (WHERE o) FROM {SCRATCH_TABLE} GROUP BY f").fetchall()]
+    con.execute(f"INSERT INTO {PROC_TABLE} SELECT {plist}[f], json FROM {SCRATCH_TABLE} WHERE p")
+    con.execute(f"INSERT INTO {CAND_TABLE} SELECT {plist}[f], json FROM {SCRATCH_TABLE} WHERE k")
+    con.execute(f"DROP TABLE {SCRATCH_TABLE}")
     keyrows = con.execute(
         f"""SELECT file, any_value(k) AS keys, count(*) AS n
             FROM (SELECT file, json_keys(json) AS k FROM {CAND_TABLE} WHERE list_contains(?, file))
@@ -238,6 +255,8 @@ def scan_all(con: duckdb.DuckDBPyConnection, units: List[Unit],
     for group in unit_groups(units):
         try:
             _scan(con, group, tick, field_names, line_filter)
+        except duckdb.OutOfMemoryException:
+            raise               # the memory limit, not the files: the run stops (runner.py says so)
         except duckdb.Error:
             for u in group:
                 reset_unit(con, u)
@@ -246,18 +265,10 @@ def scan_all(con: duckdb.DuckDBPyConnection, units: List[Unit],
                     if u.needs_python:
                         con.execute(f"DELETE FROM {PROC_TABLE} WHERE file = ?", [str(u.sql_path)])
                         con.execute(f"DELETE FROM {CAND_TABLE} WHERE file = ?", [str(u.sql_path)])
+                except duckdb.OutOfMemoryException:
+                    raise
                 except duckdb.Error as exc:
                     u.needs_python = f"unreadable by the SQL path ({str(exc).splitlines()[0]})"
-
-
-def candidates_unit(con: duckdb.DuckDBPyConnection, units: List[Unit]) -> Unit:
-    """The candidate lines of a prefiltered load (the rows left in CAND_TABLE, kept in memory like the
-    records of pass 1) as the one unit the `events` view reads; it carries their field names."""
-    unit = Unit(Path(CAND_TABLE), None, 0, table=CAND_TABLE)
-    for u in units:
-        unit.keys.update(u.keys)
-    unit.events = count_of(con, f"SELECT count(*) FROM {CAND_TABLE}")
-    return unit
 
 
 def label_by_input(con: duckdb.DuckDBPyConnection, units: List[Unit]) -> None:

@@ -48,7 +48,7 @@ class Stager:
     def skipper(self, freport: FileReport) -> Callable[[int, str], None]:
         def skip(rec: int, reason: str) -> None:
             freport.records_skipped += 1
-            self.report.skipped.append(Skipped(freport.path, rec, reason))
+            self.report.skip(Skipped(freport.path, rec, reason))
         return skip
 
     def stage(self, src: Input, fmt: str, freport: FileReport) -> None:
@@ -137,6 +137,7 @@ def _drop(report: LoadReport, fr: FileReport) -> None:
     """An input that failed: its report and its skipped records go (it is listed as failed instead)."""
     report.files = [f for f in report.files if f is not fr]
     report.skipped = [s for s in report.skipped if s.path != fr.path]
+    report.skipped_unlisted.pop(fr.path, None)
 
 
 def stage_evtx(stager: "Stager", pooled: List[Tuple[Input, FileReport]], staging: Path,
