@@ -81,3 +81,43 @@ def test_splunk_export_keeps_line_breaks_in_raw(kind: str, tmp_path: Path) -> No
     else:
         f.write_bytes("\n".join(_events()).encode("utf-8") + b"\n")
     assert _processes(f) == WANT
+
+
+# ---- Security 4688 `process` as the Splunk Add-on for Microsoft Windows builds it -------------------------------
+# props.conf [source::XmlWinEventLog:Security], the same for 4688 in 8.1.2 (PMJeffery/splunk4windows
+# f64aacd160f970b887207431fd52b644abee4aa0, Splunk_TA_windows/default/props.conf) and 8.4.0
+# (JohnnyMirza/confluent_splunk_demo d3a9bc0dd117cc191dad5b3bf3d3cb9e2c282ffd, same path):
+#   EVAL-process = ... EventCode==4688, coalesce(if(match(process_command_line_process,"(\\\)"),
+#       Process_Command_Line, (if(match(NewProcessName,"\s"), "\"" + NewProcessName + "\"", NewProcessName))
+#       + " " + process_command_line_arguments), NewProcessName) ...
+# with transforms.conf [process_command_line_process_and_arguments]: SOURCE_KEY = Process_Command_Line,
+# REGEX = (^\"[^\"]+\"|[^\s]+)\s*(.*), FORMAT = process_command_line_process::$1 process_command_line_arguments::$2
+CASES = [
+    # (NewProcessName, CommandLine, the add-on's process)
+    ("C:\\Windows\\System32\\cmd.exe", "cmd.exe /Q /c cd \\ 1> \\\\127.0.0.1\\ADMIN$\\__1 2>&amp;1",
+     "C:\\Windows\\System32\\cmd.exe /Q /c cd \\ 1> \\\\127.0.0.1\\ADMIN$\\__1 2>&1"),
+    ("C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\system32\\cmd.exe /c x", "C:\\Windows\\system32\\cmd.exe /c x"),
+    ("C:\\Program Files\\A B\\t.exe", "\"t.exe\"   -x  y", "\"C:\\Program Files\\A B\\t.exe\" -x  y"),
+    ("C:\\Program Files\\A B\\t.exe", "\"C:\\Program Files\\A B\\t.exe\" -x", "\"C:\\Program Files\\A B\\t.exe\" -x"),
+    ("C:\\Windows\\System32\\cmd.exe", "  cmd.exe /c y", "C:\\Windows\\System32\\cmd.exe /c y"),
+    ("C:\\Windows\\System32\\cmd.exe", "   ", "C:\\Windows\\System32\\cmd.exe"),     # no first word
+    ("C:\\Windows\\System32\\cmd.exe", "", "C:\\Windows\\System32\\cmd.exe"),        # no command line
+    # kept as today (README "CIM mapping"): a bare word (empty arguments: whether Splunk creates an empty
+    # process_command_line_arguments is not documented) and a line break after a word without a backslash
+    # (what `.` matches at a CR depends on the regex library's newline setting)
+    ("C:\\Windows\\System32\\cmd.exe", "cmd.exe", "cmd.exe"),
+    ("C:\\Windows\\System32\\cmd.exe", "cmd.exe /c a\r\nb", "cmd.exe /c a\r\nb"),
+]
+
+
+def test_4688_process_as_the_windows_add_on_builds_it(tmp_path: Path) -> None:
+    evs = [EVENT.replace("0x1a4", hex(0x1a4 + i)).replace("C:\\Windows\\System32\\cmd.exe", path)
+           .replace("<Data Name='CommandLine'>CMD</Data>",
+                    f"<Data Name='CommandLine'>{cmd}</Data>" if cmd else "<Data Name='CommandLine'></Data>")
+           for i, (path, cmd, _) in enumerate(CASES)]
+    f = tmp_path / "p.xml"
+    f.write_bytes("\n".join(evs).encode("utf-8") + b"\n")
+    con = duckdb.connect()
+    load_events([f], con)
+    got = [x[0] for x in con.execute("SELECT process FROM processes ORDER BY process_id").fetchall()]
+    assert got == [want for _, _, want in CASES]
