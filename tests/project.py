@@ -112,3 +112,34 @@ def localsearch(*args: str, cwd: Path = REPO, env: Optional[Mapping[str, str]] =
     environment["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), environment.get("PYTHONPATH", "")) if p)
     return subprocess.run([sys.executable, "-m", "localsearch", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=environment)
+
+
+_WS = "\t\n\v\f\r "
+
+
+def addon_4688_process(path: str, cmd: str) -> str:
+    """Security 4688 `process` as the Splunk Add-on for Microsoft Windows builds it (props.conf
+    [source::XmlWinEventLog:Security] EVAL-process and transforms.conf [process_command_line_process_and_arguments],
+    8.1.2: PMJeffery/splunk4windows f64aacd160f970b887207431fd52b644abee4aa0 and 8.4.0:
+    JohnnyMirza/confluent_splunk_demo d3a9bc0dd117cc191dad5b3bf3d3cb9e2c282ffd, Splunk_TA_windows/default/):
+    the command line when its first word holds a backslash, else the path (quoted when it holds a space),
+    a space and the arguments; the path without a command line. Written apart from the runner's SQL, for the
+    tests to compare with. Empty arguments and multi-line command lines stay as they are (README)."""
+    if not cmd.strip(_WS):
+        return path
+    if cmd.startswith('"') and '"' in cmd[1:] and cmd.index('"', 1) > 1:
+        end = cmd.index('"', 1) + 1
+    else:
+        start = len(cmd) - len(cmd.lstrip(_WS))
+        end = start
+        while end < len(cmd) and cmd[end] not in _WS:
+            end += 1
+        cmd_word = cmd[start:end]
+        if "\\" in cmd_word:
+            return cmd
+    if "\\" in cmd[:end]:
+        return cmd
+    args = cmd[end:].lstrip(_WS).split("\n", 1)[0]
+    if not args or "\n" in cmd or "\r" in cmd:
+        return cmd
+    return (f'"{path}"' if any(ch in path for ch in _WS) else path) + " " + args

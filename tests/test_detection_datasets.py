@@ -13,7 +13,7 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 from rbascore_core import DOLLAR_STANDIN
 
-from project import DATASETS, REPO, SYSMON_RULE, localsearch, needs_datasets, rendered_message
+from project import DATASETS, REPO, SYSMON_RULE, addon_4688_process, localsearch, needs_datasets, rendered_message
 
 SYSMON = "microsoft-windows-sysmon/operational"
 
@@ -75,7 +75,7 @@ def wmi_children(folder: Path, sysmon_only: bool = False, exclude_system: bool =
             cmd = rec.get("CommandLine") or image
         elif eid == "4688" and channel == "security" and not sysmon_only:
             parent, image = rec.get("ParentProcessName") or "", rec.get("NewProcessName") or ""
-            cmd = rec.get("CommandLine") or image
+            cmd = addon_4688_process(str(image), str(rec.get("CommandLine") or ""))
         else:
             continue
         if _basename(str(parent)).lower() != "wmiprvse.exe":

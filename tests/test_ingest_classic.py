@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 import classic_rendering as cr
 import duckdb
 import pytest
-from project import DATASETS, REPO, needs_datasets
+from project import DATASETS, REPO, addon_4688_process, needs_datasets
 
 from localsearch.ingest import load_events
 from localsearch.ingest.sources import CIM_FIELDS
@@ -128,7 +128,8 @@ def test_raw_export_of_multi_line_events(tmp_path: Path) -> None:
     assert [fr.format for fr in r.files] == ["wineventlog"]
     assert r.events == 3 and r.processes == 2 and r.skipped == []
     rows = con.execute("SELECT process, process_id, source, sourcetype, _time FROM processes ORDER BY 2").fetchall()
-    assert rows == [(WMI_CHILD["CommandLine"], "0xd44", "WinEventLog:Security", "WinEventLog", None),
+    # process: the Windows add-on's EVAL-process (the first word has no backslash: the path and the arguments)
+    assert rows == [(addon_4688_process(WMI_CHILD["NewProcessName"], WMI_CHILD["CommandLine"]), "0xd44", "WinEventLog:Security", "WinEventLog", None),
                     ("C:\\Windows\\System32\\cmd.exe", "0xd48", "WinEventLog:Security", "WinEventLog", None)]
     assert any("without a time zone: their _time is unknown" in w for w in r.warnings)
 
@@ -200,8 +201,10 @@ def test_multi_line_command_line_keeps_its_first_line(tmp_path: Path) -> None:
     r = load_events([json_export(tmp_path / "c.json", [cr.classic_4688(SYSTEM, data)])], con)
     c = r.columns["events"]
     assert con.execute(f"SELECT process, {c['Status']} FROM events").fetchall() == \
-        [('powershell.exe -c "Write-Host 1', 'done"')]
-    assert con.execute("SELECT process FROM processes").fetchall() == [('powershell.exe -c "Write-Host 1',)]
+        [('C:\\Windows\\System32\\cmd.exe -c "Write-Host 1', 'done"')]
+    # the Windows add-on's EVAL-process over that first line (no backslash in its first word: path + arguments)
+    assert con.execute("SELECT process FROM processes").fetchall() == \
+        [('C:\\Windows\\System32\\cmd.exe -c "Write-Host 1',)]
     (want,) = processes([json_export(tmp_path / "x.json", [xml_4688(SYSTEM, data)])])
     assert want["process"] == data["CommandLine"]
 

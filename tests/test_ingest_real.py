@@ -148,7 +148,9 @@ def test_4688_cim_fields_evtx():
                               parent_process_name, parent_process_path, parent_process_id, process_guid,
                               vendor_product, source FROM processes WHERE process_id = '0xd44'""")
     assert row == ("srvdefender01.offsec.lan", "admmig",
-                   "cmd.exe /Q /c cd \\ 1> \\\\127.0.0.1\\ADMIN$\\__1619425227.894209 2>&1", "cmd.exe",
+                   # the Windows add-on's EVAL-process: the first word has no backslash (tests/project.py)
+                   "C:\\Windows\\System32\\cmd.exe /Q /c cd \\ 1> \\\\127.0.0.1\\ADMIN$\\__1619425227.894209 2>&1",
+                   "cmd.exe",
                    "C:\\Windows\\System32\\cmd.exe", "0xd44", "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe",
                    "WmiPrvSE.exe", "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", "0xac8", None,
                    "Microsoft Windows", "XmlWinEventLog:Security")

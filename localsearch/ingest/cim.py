@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional
 
 from ..sqltext import sql_literal
-from .sources import (CIM_FIELDS, PROCESS_FIELDS, SOURCES, Coalesce, Const, Dataset, EventSource, FileName, Hex,
+from .sources import (CIM_FIELDS, PROCESS_FIELDS, SOURCES, Coalesce, CommandLineProcess, Const, Dataset, EventSource, FileName, Hex,
                       Lookup, Raw, Spec, Unless, raw_fields_used)
 
 __all__ = ["PROCESS_FIELDS", "EVENT_ALIASES", "RAW_FIELDS_USED", "Mapping", "hex_norm_sql", "file_name_sql",
@@ -36,6 +36,27 @@ def hex_norm_sql(x: str) -> str:
 def file_name_sql(x: str) -> str:
     """SQL: the file name of a Windows path (text after the last backslash or slash)."""
     return f"nullif(regexp_extract({x}, '[^\\\\/]*$'), '')"
+
+
+# PCRE's \s (Splunk's regex library): space, \t \n \v \f \r; RE2's \s lacks \v, so the class is spelled out
+_WS = "[\\t\\n\\v\\f\\r ]"
+
+
+def command_line_process_sql(cmd: str, path: str) -> str:
+    """The Windows add-on's 4688 `process` (sources.CommandLineProcess): first word `^"[^"]+"`, else the first
+    run of non-space; the arguments after it and its spaces, up to the first LF (`.`)."""
+    c, p = cmd, path
+    nonspace = f"[^{_WS[1:-1]}]"
+    quoted = f"regexp_matches({c}, '^\"[^\"]+\"')"
+    word = (f"CASE WHEN {quoted} THEN regexp_extract({c}, '^(\"[^\"]+\")', 1) "
+            f"ELSE regexp_extract({c}, '({nonspace}+)', 1) END")
+    args = (f"CASE WHEN {quoted} THEN regexp_extract({c}, '^\"[^\"]+\"{_WS}*(.*)', 1) "
+            f"ELSE regexp_extract({c}, '{nonspace}+{_WS}*(.*)', 1) END")
+    built = f"(CASE WHEN regexp_matches({p}, '{_WS}') THEN '\"' || {p} || '\"' ELSE {p} END) || ' ' || ({args})"
+    return (f"(CASE WHEN {c} IS NULL OR NOT regexp_matches({c}, '{nonspace}') THEN {p} "
+            f"WHEN strpos({word}, '\\') > 0 THEN {c} "
+            f"WHEN ({args}) = '' OR strpos({c}, chr(10)) > 0 OR strpos({c}, chr(13)) > 0 THEN {c} "
+            f"ELSE coalesce({built}, {p}) END)")
 
 
 def time_sql(x: str) -> str:
@@ -121,6 +142,8 @@ class Mapping:
             return f"CASE lower({x}) {arms} ELSE {x} END"
         if isinstance(sp, Coalesce):
             return f"coalesce({', '.join(self.spec(i) for i in sp.items)})"
+        if isinstance(sp, CommandLineProcess):
+            return command_line_process_sql(self.raw(sp.command_line), self.raw(sp.path))
         raise TypeError(f"not a mapping spec: {sp!r}")
 
     def cim(self) -> Dict[str, str]:

@@ -39,6 +39,21 @@ def _put(out: Dict[str, str], key: str, value: Optional[str]) -> None:
         out[key] = value
 
 
+# a tag (attribute values quoted), to tell markup from the text between tags
+_TAG = re.compile(rb"""(<(?:[^>"']|"[^"]*"|'[^']*')*>)""")
+
+
+def parse_event_xml(text: bytes) -> ET.Element:
+    """An `<Event>` as Splunk's XmlWinEventLog `_raw` holds it -> element, the text's CR kept: an XML parser
+    turns CR LF and CR into LF (XML 1.0 section 2.11), while the add-ons' extractions read the bytes between
+    the tags as they are (`<Data Name='CommandLine'>(?<Process_Command_Line>[^<]+)</Data>`), so a CR in text
+    is given to the parser as the character reference `&#13;`, which it keeps. Raises ET.ParseError."""
+    if b"\r" in text:
+        parts = _TAG.split(text)
+        text = b"".join(p if i % 2 else p.replace(b"\r", b"&#13;") for i, p in enumerate(parts))
+    return ET.fromstring(text)
+
+
 def xml_event_to_flat(root: ET.Element, brace_guids: bool = False) -> Dict[str, str]:
     """<Event> element -> flat dict. brace_guids: the EVTX renderer prints GUID values without the braces
     Windows (and Splunk's XmlWinEventLog) show; put them back."""

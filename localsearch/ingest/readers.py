@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from typing import IO, Callable, Iterator, List, Optional, Tuple
 
 from .bounds import MAX_RECORD_BYTES, TOO_LONG, BoundError, bounded_loads, lines
-from .flatten import xml_event_to_flat
+from .flatten import parse_event_xml, xml_event_to_flat
 from .layouts import LayoutStats, json_to_flat
 
 Skip = Callable[[int, str], None]
@@ -33,18 +33,20 @@ def _xml_records(fh: IO[bytes], skip: Skip) -> Iterator[Tuple[int, bytes, int]]:
         size += len(raw)
         if raw is TOO_LONG:
             continue
-        line = raw.strip() if not buf else raw
+        # a line keeps its line break: inside an event it is part of a value (only the leading space of
+        # an event's first line and the trailing space after `</Event>` are not the event's)
+        line = raw.lstrip() if not buf else raw
         if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
             line = line[3:]
         if not buf:
             if not line:
                 continue
             if line.startswith(b"<?xml"):      # a declaration on its own line is not a record
-                if line.endswith(b"?>"):
+                if line.rstrip().endswith(b"?>"):
                     continue
-                line = line[line.index(b"?>") + 2:].strip() if b"?>" in line else line
-            if not line.startswith(b"<Event") or line.endswith(b"</Event>"):
-                yield lineno, line, size
+                line = line[line.index(b"?>") + 2:].lstrip() if b"?>" in line else line
+            if not line.startswith(b"<Event") or line.rstrip().endswith(b"</Event>"):
+                yield lineno, line.rstrip(), size
                 size = 0
                 continue
             start = lineno
@@ -53,7 +55,7 @@ def _xml_records(fh: IO[bytes], skip: Skip) -> Iterator[Tuple[int, bytes, int]]:
             size = 0
             buf = []
             start = lineno
-            line = raw.strip()
+            line = raw.lstrip()
         buf.append(line)
         held = sum(len(b) for b in buf)
         if line.rstrip().endswith(b"</Event>"):
@@ -74,7 +76,7 @@ def stage_xml_lines(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick) -> int:
     for lineno, line, size in _xml_records(fh, skip):
         done += size
         try:
-            flat = xml_event_to_flat(ET.fromstring(line))
+            flat = xml_event_to_flat(parse_event_xml(line))
         except ET.ParseError as exc:
             skip(lineno, f"malformed XML: {exc}")
             continue

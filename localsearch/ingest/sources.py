@@ -68,7 +68,23 @@ class Coalesce:
     items: Tuple["Spec", ...]
 
 
-Spec = Union[Raw, FileName, Hex, Const, Unless, Lookup, Coalesce]
+@dataclass(frozen=True)
+class CommandLineProcess:
+    r"""Security 4688 `process` as the Splunk Add-on for Microsoft Windows builds it (props.conf
+    [source::XmlWinEventLog:Security], the same for 4688 in 8.1.2 and 8.4.0):
+        EVAL-process = ... EventCode==4688, coalesce(if(match(process_command_line_process,"(\\\)"),
+            Process_Command_Line, (if(match(NewProcessName,"\s"), "\"" + NewProcessName + "\"", NewProcessName))
+            + " " + process_command_line_arguments), NewProcessName) ...
+    transforms.conf [process_command_line_process_and_arguments]: REGEX = (^\"[^\"]+\"|[^\s]+)\s*(.*) over
+    Process_Command_Line. So: no command line (or no word in it) -> the path; a first word holding a backslash ->
+    the command line as it is; else the path (quoted when it holds a space) + " " + the arguments. Kept as the
+    command line (not verifiable): empty arguments, and a line break in a command line whose first word has no
+    backslash (README "CIM mapping")."""
+    command_line: str
+    path: str
+
+
+Spec = Union[Raw, FileName, Hex, Const, Unless, Lookup, Coalesce, CommandLineProcess]
 
 
 def raw_names(spec: Spec) -> List[str]:
@@ -79,6 +95,8 @@ def raw_names(spec: Spec) -> List[str]:
         return [spec.name] + raw_names(spec.fallback)
     if isinstance(spec, Coalesce):
         return [n for s in spec.items for n in raw_names(s)]
+    if isinstance(spec, CommandLineProcess):
+        return [spec.command_line, spec.path]
     return []
 
 
@@ -141,7 +159,7 @@ SECURITY_4688 = EventSource(
     cim={
         "dest": Raw("Computer"),
         "user": Unless("TargetUserName", ("-", ""), Raw("SubjectUserName")),
-        "process": Unless("CommandLine", ("",), Raw("NewProcessName")),
+        "process": CommandLineProcess("CommandLine", "NewProcessName"),
         "process_name": FileName("NewProcessName"), "process_exec": FileName("NewProcessName"),
         "process_path": Raw("NewProcessName"), "process_id": Hex("NewProcessId"),
         "parent_process": Raw("ParentProcessName"), "parent_process_name": FileName("ParentProcessName"),

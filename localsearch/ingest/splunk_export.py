@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .bounds import MAX_FIELDS, MAX_RECORD_BYTES, TOO_LONG, BoundError, bounded_loads, lines
-from .flatten import xml_event_to_flat
+from .flatten import parse_event_xml, xml_event_to_flat
 from .layouts import json_to_flat
 from .wineventlog_text import OVERRIDE, event_from_text, starts_event
 
@@ -79,7 +79,7 @@ def event_from_result(result: Dict[str, Any]) -> Dict[str, str]:
             flat = json_to_flat(bounded_loads(text.encode("utf-8")))
         elif text.startswith("<"):
             try:
-                flat = xml_event_to_flat(ET.fromstring(text))
+                flat = xml_event_to_flat(parse_event_xml(text.encode("utf-8")))
             except ET.ParseError as exc:
                 raise ValueError(f"malformed XML in _raw: {exc}") from None
         else:                             # classic WinEventLog text (sourcetype WinEventLog)
@@ -251,7 +251,7 @@ def stage_splunk_raw_classic(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick
             continue
         xml = text.lstrip().startswith("<")
         try:
-            flat = xml_event_to_flat(ET.fromstring(text.strip())) if xml else event_from_text(text.rstrip("\n"))
+            flat = xml_event_to_flat(parse_event_xml(raw.strip())) if xml else event_from_text(text.rstrip("\n"))
         except ET.ParseError as exc:
             skip(lineno, f"malformed XML: {exc}")
             continue
