@@ -9,12 +9,8 @@ selects process-creation records by their event codes; flatten.py reads `ecs`.
 
 The mappings follow REFERENCE section 6 (Splunk Add-on for Sysmon for Event ID 1, Splunk Add-on for Microsoft
 Windows for 4688) and ESCU's Endpoint.Processes field set. Beyond it:
-- 4688 process_integrity_level from MandatoryLabel, the integrity SID the Security log writes
-  (S-1-16-4096 Low, 8192 Medium, 8448 Medium Plus, 12288 High, 16384 System, 20480 Protected, 0 Untrusted:
-  Microsoft's "well-known SIDs" and event 4688 documentation), spelled as Sysmon spells IntegrityLevel so
-  both sources compare alike.
-- 4688 user_id: the SID of the account `user` names (TargetUserSid, SubjectUserSid when the target is the
-  NULL SID S-1-0-0 or empty, as `user` falls back from TargetUserName to SubjectUserName).
+- 4688 process_integrity_level: none (the Windows add-on maps none), and user_id only as the add-on's generic
+  alias does, from System/Security@UserID (empty in Security events): both null, as in Splunk.
 - process_exec / parent_process_exec: the file name, as for process_name (REFERENCE section 6).
 - Fields a source does not carry (4688: GUIDs, hashes, original file name, current directory) stay NULL.
 """
@@ -121,10 +117,6 @@ class EventSource:
     classic: Mapping[str, str] = field(default_factory=dict)
 
 
-INTEGRITY_SIDS = (("S-1-16-0", "Untrusted"), ("S-1-16-4096", "Low"), ("S-1-16-8192", "Medium"),
-                  ("S-1-16-8448", "Medium Plus"), ("S-1-16-12288", "High"), ("S-1-16-16384", "System"),
-                  ("S-1-16-20480", "Protected"))
-
 SYSMON_1 = EventSource(
     name="Sysmon Event ID 1",
     channel="Microsoft-Windows-Sysmon/Operational", event_code="1",
@@ -165,8 +157,11 @@ SECURITY_4688 = EventSource(
         "parent_process": Raw("ParentProcessName"), "parent_process_name": FileName("ParentProcessName"),
         "parent_process_exec": FileName("ParentProcessName"), "parent_process_path": Raw("ParentProcessName"),
         "parent_process_id": Hex("ProcessId"),
-        "process_integrity_level": Lookup("MandatoryLabel", INTEGRITY_SIDS),
-        "user_id": Unless("TargetUserSid", ("S-1-0-0", ""), Raw("SubjectUserSid")),
+        # Splunk_TA_windows (8.1.2, 8.4.0) maps no integrity level for 4688, and user_id only by its generic
+        # XmlWinEventLog alias FIELDALIAS-user_id_for_windows = UserID AS user_id (System/Security@UserID, which
+        # Security events leave empty): both null in Splunk, so null here (tstats then fills them as the
+        # search's fillnull_value says)
+        "user_id": Raw("UserID"),
         "action": Const("allowed"), "vendor_product": Const("Microsoft Windows"),
     },
     required=("NewProcessName",),
@@ -185,9 +180,7 @@ SECURITY_4688 = EventSource(
     classic={
         "NewProcessName": "New_Process_Name", "CommandLine": "Process_Command_Line",
         "ParentProcessName": "Creator_Process_Name", "ProcessId": "Creator_Process_ID",
-        "MandatoryLabel": "Mandatory_Label",
         "SubjectUserName": "subject:Account_Name", "TargetUserName": "target:Account_Name",
-        "SubjectUserSid": "subject:Security_ID", "TargetUserSid": "target:Security_ID",
     },
 )
 
