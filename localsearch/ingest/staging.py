@@ -81,6 +81,19 @@ class Stager:
         with src.open(self.archives) as fh:
             freport.events_read = reader(fh, out, skip, self.tick)
 
+    def discard(self, freport: FileReport) -> None:
+        """An input that failed while being staged: the records it had written go from the bundle (the file is
+        cut back to where they began), so that the totals count only the inputs read."""
+        if self._out is None or not self.bundles:
+            return
+        unit = self.bundles[-1]
+        if unit.starts and unit.starts[-1][0] is freport:
+            self._out.seek(unit.starts[-1][1])
+            self._out.truncate()
+            unit.starts.pop()
+            if unit.inputs and unit.inputs[-1] is freport:
+                unit.inputs.pop()
+
     def evtx_done(self, freport: FileReport, got: "evtx_pool.EvtxOutcome") -> None:
         skip = self.skipper(freport)
         freport.events_read = got.events
@@ -122,6 +135,7 @@ def stage_or_fail(stager: "Stager", src: Input, fr: FileReport, fail: Callable[[
     try:
         stager.stage(src, fr.format if fr.format in (EVTX, XML, SPLUNK_CSV, SPLUNK_JSON, WINEVENTLOG) else JSONL, fr)
     except (OSError, ValueError, EOFError) as exc:
+        stager.discard(fr)
         _drop(report, fr)
         fail(src.name, _reason(exc))
 
