@@ -171,3 +171,26 @@ def test_a_nul_byte_in_a_json_file_skips_that_record_only(tmp_path: Path) -> Non
         r = load_events(paths, duckdb.connect())
         assert r.files[0].format.startswith("jsonl") and r.events == 2 and r.processes == 2
         assert [(s.record_number, "malformed JSON" in s.reason) for s in r.skipped] == [(2, True)]
+
+
+@needs_datasets("mdecrevoisier")
+def test_a_large_cut_file_counts_every_lost_record_without_listing_them_all(tmp_path: Path) -> None:
+    """A large EVTX file cut after its 10th chunk: every record its headers state past the cut is counted as
+    lost (the first SKIPPED_LISTED listed, the rest counted by reason), and the lost records are produced one
+    at a time (evtx_fast.losses is a generator: a file cut in half can state millions)."""
+    from bench import evtx_build
+    from localsearch.ingest import evtx_fast
+    from localsearch.ingest.model import SKIPPED_LISTED
+    big = tmp_path / "big.evtx"
+    evtx_build.build(sorted((DATASETS / "mdecrevoisier").glob("*.evtx")), big, 200)
+    cut = tmp_path / "cut.evtx"
+    cut.write_bytes(big.read_bytes()[:4096 + 10 * 65536])
+    r = load_events([cut], duckdb.connect(), raw_events=False)
+    f = r.files[0]
+    assert f.records_stated == load_events([big], duckdb.connect(), raw_events=False).events
+    assert f.events_read + f.records_skipped == f.records_stated and f.records_skipped > SKIPPED_LISTED
+    assert len(r.skipped) == SKIPPED_LISTED
+    assert sum(r.skipped_unlisted[cut].values()) == f.records_skipped - SKIPPED_LISTED
+    with open(cut, "rb") as fh:
+        census = evtx_fast.read_census(fh, cut.stat().st_size)
+    assert not isinstance(evtx_fast.losses(census, evtx_fast.PartResult(), census.size), list)

@@ -227,17 +227,17 @@ def parse(source: "str | IO[bytes]", chunks: List[Chunk], emit: Callable[[str, i
     return res
 
 
-def losses(census: Census, res: PartResult, path_size: int) -> List[Tuple[int, str]]:
-    """(record number, reason) for every record the headers state that was not read."""
-    out: List[Tuple[int, str]] = []
+def losses(census: Census, res: PartResult, path_size: int) -> Iterator[Tuple[int, str]]:
+    """(record number, reason) for every record the headers state that was not read, one at a time (a file cut
+    in half can state millions: they are never held in a list)."""
     pos = 0
     err_by_chunk: Dict[int, str] = {}
     for ci, msg in res.errors:
         err_by_chunk.setdefault(ci, msg)
     for c in census.chunks:
         if not c.readable:
-            out.append((pos + 1, f"EVTX chunk {c.index + 1} has an unreadable header: its records are lost "
-                                 "(number unknown)"))
+            yield (pos + 1, f"EVTX chunk {c.index + 1} has an unreadable header: its records are lost "
+                            "(number unknown)")
             continue
         got = res.read_count.get(c.index, 0)
         lost = c.stated - got
@@ -254,10 +254,10 @@ def losses(census: Census, res: PartResult, path_size: int) -> List[Tuple[int, s
             if c.consecutive_ids:
                 missing = [i for i in range(c.first_id, c.last_id + 1) if i not in seen]
                 for rid in missing:
-                    out.append((pos + rid - c.first_id + 1, f"{why}, record EventRecordID {rid} lost"))
+                    yield (pos + rid - c.first_id + 1, f"{why}, record EventRecordID {rid} lost")
             else:
                 for k in range(lost):
-                    out.append((pos + got + k + 1, f"{why}, a record lost"))
+                    yield (pos + got + k + 1, f"{why}, a record lost")
         pos += c.stated
     if census.missing_chunks:
         n = census.tail_lost
@@ -266,12 +266,10 @@ def losses(census: Census, res: PartResult, path_size: int) -> List[Tuple[int, s
                f"{census.missing_chunks} missing")
         if n:
             for k in range(n):
-                out.append((pos + k + 1, f"{why}, record EventRecordID {first + k} lost"))
+                yield (pos + k + 1, f"{why}, record EventRecordID {first + k} lost")
         else:
-            out.append((pos + 1, f"{why}, their records are lost (number unknown)"))
-    for rid, why in res.bad_records:
-        out.append((rid, why))
-    return out
+            yield (pos + 1, f"{why}, their records are lost (number unknown)")
+    yield from res.bad_records
 
 
 def _prev(census: Census, index: int) -> Optional[int]:

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Dict, List, Optional, Tuple
+from typing import IO, Callable, Dict, Iterable, List, Optional, Tuple
 
 import orjson
 
@@ -64,7 +64,7 @@ def count_only(text: str) -> bool:
 class EvtxOutcome:
     events: int
     stated: int
-    skipped: List[Tuple[int, str]]
+    skipped: Iterable[Tuple[int, str]]     # consumed once (evtx_fast.losses yields them)
     unstaged: int = 0            # events counted in `events` but not written (processes_only)
 
 
