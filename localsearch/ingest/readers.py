@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from typing import IO, Callable, Iterator, List, Optional, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .bounds import MAX_RECORD_BYTES, TOO_LONG, BoundError, bounded_loads, lines
 from .flatten import parse_event_xml, xml_event_to_flat
@@ -68,6 +68,24 @@ def _xml_records(fh: IO[bytes], skip: Skip) -> Iterator[Tuple[int, bytes, int]]:
         yield start, b"".join(buf).strip(), size
 
 
+def xml_record_to_flat(text: bytes) -> Dict[str, str]:
+    """One XmlWinEventLog event's text -> its flat form (ET.ParseError, ValueError: not readable)."""
+    return xml_event_to_flat(parse_event_xml(text))
+
+
+def flat_or_skip(parse: Callable[[Any], Dict[str, str]], text: Any, lineno: int,
+                 skip: Skip) -> Optional[Dict[str, str]]:
+    """parse(text) (a record's flat form), or None with the record skipped with the reason: malformed XML, or
+    the ValueError of a record the mapping cannot take."""
+    try:
+        return parse(text)
+    except ET.ParseError as exc:
+        skip(lineno, f"malformed XML: {exc}")
+    except ValueError as exc:
+        skip(lineno, str(exc))
+    return None
+
+
 def stage_xml_lines(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick) -> int:
     """Splunk XmlWinEventLog text: one `<Event xmlns=...>...</Event>` per line (or over several lines when
     values hold line breaks). Blank lines are not records; a record's number is its first line's."""
@@ -75,13 +93,8 @@ def stage_xml_lines(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick) -> int:
     done = 0
     for lineno, line, size in _xml_records(fh, skip):
         done += size
-        try:
-            flat = xml_event_to_flat(parse_event_xml(line))
-        except ET.ParseError as exc:
-            skip(lineno, f"malformed XML: {exc}")
-            continue
-        except ValueError as exc:
-            skip(lineno, str(exc))
+        flat = flat_or_skip(xml_record_to_flat, line, lineno, skip)
+        if flat is None:
             continue
         _write(out, flat)
         n += 1

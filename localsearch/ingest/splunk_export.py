@@ -32,6 +32,7 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple
 from .bounds import MAX_FIELDS, MAX_RECORD_BYTES, TOO_LONG, BoundError, bounded_loads, lines
 from .flatten import parse_event_xml, xml_event_to_flat
 from .layouts import json_to_flat
+from .readers import flat_or_skip, xml_record_to_flat
 from .wineventlog_text import OVERRIDE, event_from_text, starts_event
 
 Skip = Callable[[int, str], None]
@@ -250,13 +251,9 @@ def stage_splunk_raw_classic(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick
             skip(lineno, f"not UTF-8 text: {exc}")
             continue
         xml = text.lstrip().startswith("<")
-        try:
-            flat = xml_event_to_flat(parse_event_xml(raw.strip())) if xml else event_from_text(text.rstrip("\n"))
-        except ET.ParseError as exc:
-            skip(lineno, f"malformed XML: {exc}")
-            continue
-        except ValueError as exc:
-            skip(lineno, str(exc))
+        flat = (flat_or_skip(xml_record_to_flat, raw.strip(), lineno, skip) if xml else
+                flat_or_skip(event_from_text, text.rstrip("\n"), lineno, skip))
+        if flat is None:
             continue
         _write(out, flat)
         n += 1
