@@ -125,10 +125,8 @@ def stage_splunk_json(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick) -> in
         if not isinstance(result, dict):
             skip(lineno, "not a search result (no `result` object)")
             continue
-        try:
-            flat = event_from_result(result)
-        except ValueError as exc:
-            skip(lineno, str(exc))
+        flat = flat_or_skip(event_from_result, result, lineno, skip)
+        if flat is None:
             continue
         _write(out, flat)
         n += 1
@@ -170,10 +168,8 @@ def stage_splunk_csv(fh: IO[bytes], out: IO[str], skip: Skip, tick: Tick) -> int
         if len(row) > MAX_FIELDS:
             skip(rowno, f"row has {len(row):,} fields, over the limit of {MAX_FIELDS:,}")
             continue
-        try:
-            flat = event_from_result(row)
-        except ValueError as exc:
-            skip(rowno, str(exc))
+        flat = flat_or_skip(event_from_result, row, rowno, skip)
+        if flat is None:
             continue
         _write(out, flat)
         n += 1
